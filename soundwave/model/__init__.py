@@ -1,0 +1,11 @@
+"""Model code: tensors in, tensors out. No tokenizer, no files, except the checkpoint loaders."""
+
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from soundwave.model.configuration import SoundwaveConfig
+from soundwave.model.soundwave import SoundwaveForCausalLM
+
+AutoConfig.register(SoundwaveConfig.model_type, SoundwaveConfig, exist_ok=True)
+AutoModelForCausalLM.register(SoundwaveConfig, SoundwaveForCausalLM, exist_ok=True)
+
+__all__ = ["SoundwaveConfig", "SoundwaveForCausalLM"]

@@ -1,0 +1,85 @@
+"""Alignment adapter (paper stage 1): encoder frames -> LLM space, plus a CTC head over the LLM vocabulary.
+
+    frames (B, T, D_a) --stack 2--> (B, T/2, 2 D_a) --Linear--> --1 transformer layer--> --LayerNorm--> aligned (B, T/2, D)
+    aligned --Linear(D -> V, no bias)--> CTC logits (B, T/2, V)
+
+The release runs its transformer layer per frame (a `batch_first=False` layer fed `[1, 750, D]` attends over a
+sequence of length 1, spec section 3.2); the paper's layer mixes frames in time. `temporal` picks one.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+STACK = 2  # encoder frames stacked into one adapter frame: 50 Hz -> 25 Hz
+
+
+def stack_frames(frames: Tensor, frame_lengths: Tensor, stack: int = STACK) -> tuple[Tensor, Tensor]:
+    """Concatenate each `stack` adjacent frames: row t = concat(frame stack*t, ..., frame stack*t + stack-1).
+
+    Frames past a row's length are zeroed first and the tail is zero-padded to a multiple of `stack`, so a clip
+    gives the same stacked frames alone or in a padded batch.
+
+    Args:
+        frames: (B, T, D_a) encoder output.
+        frame_lengths: (B,) valid frames per row.
+
+    Returns:
+        stacked (B, ceil(T / stack), stack * D_a) and its lengths (B,).
+    """
+    batch, n_frames, dim = frames.shape
+    is_valid = torch.arange(n_frames, device=frames.device) < frame_lengths[:, None]  # (B, T)
+    frames = frames * is_valid[..., None]
+    pad = (-n_frames) % stack
+    if pad:
+        frames = nn.functional.pad(frames, (0, 0, 0, pad))  # (B, T, D_a) -> (B, T + pad, D_a)
+    stacked = frames.reshape(batch, (n_frames + pad) // stack, stack * dim)  # (B, T', stack * D_a)
+    return stacked, (frame_lengths + stack - 1) // stack
+
+
+class AlignAdapter(nn.Module):
+    """Stacked frames -> LLM-space vectors `aligned` and CTC logits over the LLM vocabulary.
+
+    Args:
+        in_dim: encoder width D_a (the stacked input is `STACK * in_dim`).
+        dim: LLM hidden size D.
+        num_heads: heads of the transformer layer.
+        ffn_dim: FFN width of the transformer layer (the release: 2 D).
+        vocab_size: LLM vocabulary incl. the blank / audio placeholder.
+        dropout: dropout of the transformer layer (the release: 0.1).
+        temporal: True: self-attention over time (paper); False: per-frame, as the release computes.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        dim: int,
+        num_heads: int,
+        ffn_dim: int,
+        vocab_size: int,
+        dropout: float = 0.1,
+        temporal: bool = False,
+    ) -> None:
+        super().__init__()
+        self.temporal = temporal
+        self.proj = nn.Linear(STACK * in_dim, dim)
+        self.layer = nn.TransformerEncoderLayer(
+            dim, num_heads, dim_feedforward=ffn_dim, dropout=dropout, norm_first=True, batch_first=True
+        )
+        self.norm = nn.LayerNorm(dim)
+        self.ctc_head = nn.Linear(dim, vocab_size, bias=False)
+
+    def forward(self, frames: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """frames (B, T, D_a), frame_lengths (B,) -> aligned (B, T/2, D), CTC logits (B, T/2, V), lengths (B,)."""
+        stacked, lengths = stack_frames(frames, frame_lengths)
+        x = self.proj(stacked)  # (B, T', D)
+        batch, n_frames, dim = x.shape
+        if self.temporal:
+            is_pad = torch.arange(n_frames, device=x.device)[None, :] >= lengths[:, None]  # (B, T')
+            x = self.layer(x, src_key_padding_mask=is_pad)
+        else:
+            # (B, T', D) -> (B*T', 1, D): every frame is its own length-1 sequence (spec 3.2)
+            x = self.layer(x.reshape(batch * n_frames, 1, dim)).reshape(batch, n_frames, dim)
+        aligned = self.norm(x)
+        return aligned, self.ctc_head(aligned), lengths

@@ -1,0 +1,281 @@
+"""`SoundwaveForCausalLM`: Whisper encoder -> alignment adapter (CTC) -> shrinking adapter -> splice -> LLM.
+
+The file to read first. `forward` follows the paper's figure box by box; each trick is a named function in its
+own module (`stack_frames`, `ctc_keep_mask`, `gather_kept`, `LookBack`, `splice_audio`). The release's call
+signature works as is: `model(input_ids=, attention_mask=, audios=FEATURES, labels=, asr_targets=)` returns the
+release's loss (CE + 0.3 x CTC), and `model.generate(input_ids=, attention_mask=, audios=, ...)` generates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel
+from transformers.utils import ModelOutput
+
+from soundwave.model.align_adapter import AlignAdapter
+from soundwave.model.audio_encoder import AudioEncoder
+from soundwave.model.configuration import SoundwaveConfig
+from soundwave.model.losses import ctc_loss, lm_loss
+from soundwave.model.shrink_adapter import ShrinkAdapter
+from soundwave.model.splice import SplicedInputs, splice_audio
+
+
+@dataclass(frozen=True)
+class AudioEncoding:
+    """Everything the audio side computes for a batch (one row per item, windows already joined)."""
+
+    embeds: Tensor  # (B, K, D)   shrunk audio in LLM space
+    lengths: Tensor  # (B,)       valid K per row
+    ctc_logits: Tensor  # (W, T', V) CTC head logits per window
+    ctc_lengths: Tensor  # (W,)    valid T' per window
+    tokens: Tensor  # (W, T')     CTC argmax per frame
+    keep: Tensor  # (W, T')       frames kept by the shrinking step
+    aligned: Tensor  # (W, T', D) alignment adapter output
+
+
+@dataclass
+class SoundwaveOutput(ModelOutput):
+    loss: Tensor | None = None
+    logits: Tensor | None = None
+    ce_loss: Tensor | None = None
+    ctc_loss: Tensor | None = None
+    labels: Tensor | None = None  # (B, L) labels aligned with `logits` after the splice
+    attention_mask: Tensor | None = None  # (B, L)
+    past_key_values: object | None = None
+    audio: AudioEncoding | None = None
+
+
+def join_windows(embeds: Tensor, lengths: Tensor, windows_per_item: Tensor) -> tuple[Tensor, Tensor]:
+    """Concatenate the shrunk vectors of consecutive windows that belong to one item.
+
+    Args:
+        embeds: (W, K, D) per-window audio embeds; lengths: (W,) valid K per window.
+        windows_per_item: (B,) number of windows of each item, summing to W.
+
+    Returns:
+        (B, K_total, D) joined embeds (zero-padded) and (B,) lengths.
+    """
+    rows, start = [], 0
+    for count in windows_per_item.tolist():
+        parts = [embeds[w, : int(lengths[w])] for w in range(start, start + count)]
+        rows.append(torch.cat(parts) if parts else embeds.new_zeros(0, embeds.shape[-1]))
+        start += count
+    joined_lengths = torch.tensor([r.shape[0] for r in rows], device=embeds.device)
+    joined = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)  # (B, K_total, D)
+    return joined, joined_lengths
+
+
+class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
+    """A Soundwave speech LLM over any transformers causal LM."""
+
+    config_class = SoundwaveConfig
+    base_model_prefix = "soundwave"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+
+    def __init__(self, config: SoundwaveConfig) -> None:
+        super().__init__(config)
+        if config.audio_config is None:
+            raise ValueError("SoundwaveConfig.audio_config is needed to build the model (derive it from the weights)")
+        paper = config.mode == "paper"
+        self.audio_encoder = AudioEncoder(config.audio_config)
+        self.align_adapter = AlignAdapter(
+            in_dim=config.audio_config.d_model,
+            dim=config.hidden_size,
+            num_heads=config.num_heads,
+            ffn_dim=config.ffn_size,
+            vocab_size=config.vocab_size,
+            dropout=config.adapter_dropout,
+            temporal=paper,
+        )
+        self.shrink_adapter = ShrinkAdapter(config.hidden_size, config.num_heads, config.adapter_dropout, paper=paper)
+        self.llm = AutoModelForCausalLM.from_config(config.text_config)
+        self.post_init()
+
+    # ---- properties -------------------------------------------------------------------------------------------
+    @property
+    def placeholder_id(self) -> int:
+        """`<audio_patch>`: the prompt placeholder, and the CTC blank."""
+        return self.config.audio_patch_token
+
+    @property
+    def masked_key_id(self) -> int | None:
+        return self.config.llm_pad_token_id if self.config.mask_eot_keys else None
+
+    @property
+    def paper(self) -> bool:
+        return self.config.mode == "paper"
+
+    def get_input_embeddings(self):
+        return self.llm.get_input_embeddings()
+
+    def set_input_embeddings(self, value) -> None:
+        self.llm.set_input_embeddings(value)
+
+    def get_output_embeddings(self):
+        return self.llm.get_output_embeddings()
+
+    def _init_weights(self, module) -> None:  # parts are initialised by their own constructors / build_model
+        pass
+
+    # ---- the figure -------------------------------------------------------------------------------------------
+    def encode_audio(
+        self, mel: Tensor, mel_lengths: Tensor | None = None, windows_per_item: Tensor | None = None
+    ) -> AudioEncoding:
+        """log-mel windows (W, n_mels, F) -> shrunk audio embeds per item (B, K, D).
+
+        Args:
+            mel: (W, n_mels, F) log-mel windows (F = 3000 for a full Whisper window).
+            mel_lengths: (W,) valid mel frames per window (None: all F). The release ignores it and encodes the
+                whole 30 s window; the paper encodes only the valid frames.
+            windows_per_item: (B,) windows per item for audio longer than one window (None: one each).
+        """
+        if mel_lengths is None:
+            mel_lengths = torch.full((mel.shape[0],), mel.shape[-1], device=mel.device, dtype=torch.long)
+        mel = mel.to(self.dtype)
+        if self.paper:
+            frames, frame_lengths = self.audio_encoder.encode_valid(mel[..., : int(mel_lengths.max())], mel_lengths)
+        else:
+            frames = self.audio_encoder.encode_window(mel)  # (W, 1500, D_a)
+            frame_lengths = torch.full((mel.shape[0],), frames.shape[1], device=mel.device, dtype=torch.long)
+        aligned, ctc_logits, ctc_lengths = self.align_adapter(frames, frame_lengths)  # (W, T', D), (W, T', V)
+        tokens = ctc_logits.argmax(dim=-1)  # (W, T')
+        embeds, lengths, keep = self.shrink_adapter(aligned, tokens, ctc_lengths, blank_id=self.placeholder_id)
+        if windows_per_item is not None:
+            embeds, lengths = join_windows(embeds, lengths, windows_per_item)
+        return AudioEncoding(embeds, lengths, ctc_logits, ctc_lengths, tokens, keep, aligned)
+
+    def splice(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None,
+        audio: AudioEncoding,
+        labels: Tensor | None = None,
+        padding_side: str = "right",
+    ) -> SplicedInputs:
+        """Put each row's audio embeds where its `<audio_patch>` is."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        text_embeds = self.get_input_embeddings()(input_ids)  # (B, S, D)
+        return splice_audio(
+            text_embeds,
+            input_ids,
+            attention_mask,
+            audio.embeds.to(text_embeds.dtype),
+            audio.lengths,
+            self.placeholder_id,
+            labels=labels,
+            masked_key_id=self.masked_key_id,
+            padding_side=padding_side,
+        )
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        audios: Tensor | None = None,
+        labels: Tensor | None = None,
+        asr_targets: Tensor | None = None,
+        audio_lengths: Tensor | None = None,
+        windows_per_item: Tensor | None = None,
+        **llm_kwargs,
+    ) -> SoundwaveOutput:
+        """The release's training/inference forward.
+
+        Args:
+            input_ids: (B, S) prompt (+ answer) ids with one `<audio_patch>` per row.
+            attention_mask: (B, S) 1 for tokens, 0 for padding.
+            audios: (W, n_mels, F) log-mel windows (one per row unless `windows_per_item`).
+            labels: (B, S) next-token targets, -100 where no loss (the prompt).
+            asr_targets: (B, N) transcript ids for the CTC loss, padded with -100.
+            audio_lengths: (W,) valid mel frames per window (used by the paper mode).
+            windows_per_item: (B,) windows per row for long audio.
+        """
+        audio = self.encode_audio(audios, audio_lengths, windows_per_item)
+        inputs = self.splice(input_ids, attention_mask, audio, labels=labels)
+        out = self.llm(
+            inputs_embeds=inputs.embeds,
+            attention_mask=inputs.attention_mask,
+            position_ids=inputs.position_ids,
+            **llm_kwargs,
+        )
+        ce = lm_loss(out.logits, inputs.labels) if labels is not None else None
+        ctc = None
+        if asr_targets is not None:
+            ctc = ctc_loss(audio.ctc_logits, audio.ctc_lengths, asr_targets, blank_id=self.placeholder_id)
+        loss = None
+        if ce is not None:
+            loss = ce + self.config.ctc_weight * ctc if ctc is not None else ce
+        return SoundwaveOutput(
+            loss=loss,
+            logits=out.logits,
+            ce_loss=ce,
+            ctc_loss=ctc,
+            labels=inputs.labels,
+            attention_mask=inputs.attention_mask,
+            past_key_values=getattr(out, "past_key_values", None),
+            audio=audio,
+        )
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        audios: Tensor | None = None,
+        audio_lengths: Tensor | None = None,
+        windows_per_item: Tensor | None = None,
+        **generate_kwargs,
+    ) -> Tensor:
+        """Generate from left-padded prompts (right-padded ones are moved left). Returns only the new ids (B, N)."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        input_ids, attention_mask = move_padding_left(input_ids, attention_mask)
+        audio = self.encode_audio(audios, audio_lengths, windows_per_item)
+        inputs = self.splice(input_ids, attention_mask, audio, padding_side="left")
+        generate_kwargs.setdefault("pad_token_id", self.config.llm_pad_token_id)
+        return self.llm.generate(
+            inputs_embeds=inputs.embeds,
+            attention_mask=inputs.attention_mask,
+            position_ids=inputs.position_ids,
+            **generate_kwargs,
+        )
+
+
+def move_padding_left(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Roll each right-padded row so its trailing padding comes first (generation appends on the right)."""
+    trailing = (attention_mask.flip(1).cumsum(dim=1) == 0).sum(dim=1)  # (B,)
+    if not bool(trailing.any()):
+        return input_ids, attention_mask
+    ids, mask = input_ids.clone(), attention_mask.clone()
+    for row, shift in enumerate(trailing.tolist()):
+        if shift:
+            ids[row] = torch.roll(input_ids[row], shift)
+            mask[row] = torch.roll(attention_mask[row], shift)
+    return ids, mask
+
+
+def _from_pretrained(cls, pretrained_model_name_or_path, *args, config=None, dtype=None, torch_dtype=None, **kwargs):
+    """`SoundwaveForCausalLM.from_pretrained`: our strict released-format loader (see `loading.load_soundwave`)."""
+    from soundwave.model.loading import load_soundwave
+
+    overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in SoundwaveConfig.__dataclass_fields__}
+    device = kwargs.pop("device", None) or kwargs.pop("device_map", None)
+    if isinstance(device, dict):
+        device = None
+    return load_soundwave(pretrained_model_name_or_path, dtype=dtype or torch_dtype, device=device, **overrides)
+
+
+def _save_pretrained(self, save_directory, *args, **kwargs) -> None:
+    """`save_pretrained` writes the released format back."""
+    from soundwave.model.loading import save_soundwave
+
+    save_soundwave(self, save_directory)
+
+
+SoundwaveForCausalLM.from_pretrained = classmethod(_from_pretrained)
+SoundwaveForCausalLM.save_pretrained = _save_pretrained
