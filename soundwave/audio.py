@@ -36,7 +36,9 @@ def to_mono(waveform: np.ndarray) -> np.ndarray:
         return waveform
     if waveform.ndim == 2:
         return waveform.mean(axis=1)  # (n, C) -> (n,)
-    raise AudioError(f"audio array must be 1-D (samples) or 2-D (samples, channels), got shape {waveform.shape}")
+    raise AudioError(
+        f"audio array must be 1-D (samples) or 2-D (samples, channels), got shape {waveform.shape}"
+    )
 
 
 def _decode_with_ffmpeg(data: bytes, name: str) -> tuple[np.ndarray, int]:
@@ -44,7 +46,21 @@ def _decode_with_ffmpeg(data: bytes, name: str) -> tuple[np.ndarray, int]:
     if ffmpeg is None:
         raise AudioError(f"{name}: not a format soundfile can read, and ffmpeg is not installed to try")
     proc = subprocess.run(
-        [ffmpeg, "-nostdin", "-v", "error", "-i", "pipe:0", "-f", "f32le", "-ac", "1", "-ar", str(SAMPLE_RATE), "-"],
+        [
+            ffmpeg,
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            "pipe:0",
+            "-f",
+            "f32le",
+            "-ac",
+            "1",
+            "-ar",
+            str(SAMPLE_RATE),
+            "-",
+        ],
         input=data,
         capture_output=True,
         check=False,
@@ -109,5 +125,7 @@ def load_audio(
     if not np.isfinite(waveform).all():
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
     if max_seconds is not None and waveform.size / rate > max_seconds:
-        raise AudioError(f"{name}: {waveform.size / rate:.1f} s of audio is over the limit of {max_seconds:g} s")
+        raise AudioError(
+            f"{name}: {waveform.size / rate:.1f} s of audio is over the limit of {max_seconds:g} s"
+        )
     return resample(waveform, rate, target_rate)

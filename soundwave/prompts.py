@@ -35,7 +35,9 @@ def release_prompt_ids(tokenizer, prompt: str, system: str | None = None) -> lis
     return release_chat_ids(tokenizer, [Turn("user", prompt, audio=True)], system=system)
 
 
-def release_chat_ids(tokenizer, turns: Sequence[Turn], system: str | None = None, generation: bool = True) -> list[int]:
+def release_chat_ids(
+    tokenizer, turns: Sequence[Turn], system: str | None = None, generation: bool = True
+) -> list[int]:
     """The release's layout for a whole conversation; ends with the assistant header when `generation`."""
     tok = tokenizer.convert_tokens_to_ids
     bos, start, end, eot = tok(tokenizer.bos_token), tok(START_HEADER), tok(END_HEADER), tok(EOT)
@@ -53,7 +55,11 @@ def release_chat_ids(tokenizer, turns: Sequence[Turn], system: str | None = None
 
 
 def chat_template_ids(
-    tokenizer, turns: Sequence[Turn], system: str | None = None, generation: bool = True, placeholder: str = AUDIO_PATCH
+    tokenizer,
+    turns: Sequence[Turn],
+    system: str | None = None,
+    generation: bool = True,
+    placeholder: str = AUDIO_PATCH,
 ) -> list[int]:
     """A prompt in the tokenizer's own chat template; audio turns get `placeholder` + newline before the text."""
     messages = [{"role": "system", "content": RELEASE_SYSTEM_PROMPT if system is None else system}]

@@ -130,7 +130,9 @@ class SoundwaveConfig(PreTrainedConfig):
 def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
     """Released layout -> nested: every key that is not ours belongs to the LLM config."""
     ours = {k: v for k, v in flat.items() if k in SOUNDWAVE_KEYS}
-    text = {k: v for k, v in flat.items() if k not in SOUNDWAVE_KEYS and k not in ("model_type", "architectures")}
+    text = {
+        k: v for k, v in flat.items() if k not in SOUNDWAVE_KEYS and k not in ("model_type", "architectures")
+    }
     text["model_type"] = ours.pop("text_model_type", None) or "llama"
     for key in ("transformers_version", "_name_or_path"):
         text.pop(key, None)

@@ -80,7 +80,9 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
     def __init__(self, config: SoundwaveConfig) -> None:
         super().__init__(config)
         if config.audio_config is None:
-            raise ValueError("SoundwaveConfig.audio_config is needed to build the model (derive it from the weights)")
+            raise ValueError(
+                "SoundwaveConfig.audio_config is needed to build the model (derive it from the weights)"
+            )
         paper = config.mode == "paper"
         self.audio_encoder = AudioEncoder(config.audio_config)
         self.align_adapter = AlignAdapter(
@@ -92,7 +94,9 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
             dropout=config.adapter_dropout,
             temporal=paper,
         )
-        self.shrink_adapter = ShrinkAdapter(config.hidden_size, config.num_heads, config.adapter_dropout, paper=paper)
+        self.shrink_adapter = ShrinkAdapter(
+            config.hidden_size, config.num_heads, config.adapter_dropout, paper=paper
+        )
         self.llm = AutoModelForCausalLM.from_config(config.text_config)
         self.post_init()
 
@@ -138,13 +142,17 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
             mel_lengths = torch.full((mel.shape[0],), mel.shape[-1], device=mel.device, dtype=torch.long)
         mel = mel.to(self.dtype)
         if self.paper:
-            frames, frame_lengths = self.audio_encoder.encode_valid(mel[..., : int(mel_lengths.max())], mel_lengths)
+            frames, frame_lengths = self.audio_encoder.encode_valid(
+                mel[..., : int(mel_lengths.max())], mel_lengths
+            )
         else:
             frames = self.audio_encoder.encode_window(mel)  # (W, 1500, D_a)
             frame_lengths = torch.full((mel.shape[0],), frames.shape[1], device=mel.device, dtype=torch.long)
         aligned, ctc_logits, ctc_lengths = self.align_adapter(frames, frame_lengths)  # (W, T', D), (W, T', V)
         tokens = ctc_logits.argmax(dim=-1)  # (W, T')
-        embeds, lengths, keep = self.shrink_adapter(aligned, tokens, ctc_lengths, blank_id=self.placeholder_id)
+        embeds, lengths, keep = self.shrink_adapter(
+            aligned, tokens, ctc_lengths, blank_id=self.placeholder_id
+        )
         if windows_per_item is not None:
             embeds, lengths = join_windows(embeds, lengths, windows_per_item)
         return AudioEncoding(embeds, lengths, ctc_logits, ctc_lengths, tokens, keep, aligned)
@@ -259,7 +267,9 @@ def move_padding_left(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor
     return ids, mask
 
 
-def _from_pretrained(cls, pretrained_model_name_or_path, *args, config=None, dtype=None, torch_dtype=None, **kwargs):
+def _from_pretrained(
+    cls, pretrained_model_name_or_path, *args, config=None, dtype=None, torch_dtype=None, **kwargs
+):
     """`SoundwaveForCausalLM.from_pretrained`: our strict released-format loader (see `loading.load_soundwave`)."""
     from soundwave.model.loading import load_soundwave
 
@@ -267,7 +277,9 @@ def _from_pretrained(cls, pretrained_model_name_or_path, *args, config=None, dty
     device = kwargs.pop("device", None) or kwargs.pop("device_map", None)
     if isinstance(device, dict):
         device = None
-    return load_soundwave(pretrained_model_name_or_path, dtype=dtype or torch_dtype, device=device, **overrides)
+    return load_soundwave(
+        pretrained_model_name_or_path, dtype=dtype or torch_dtype, device=device, **overrides
+    )
 
 
 def _save_pretrained(self, save_directory, *args, **kwargs) -> None:

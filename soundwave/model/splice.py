@@ -71,7 +71,9 @@ def splice_audio(
         positions = (torch.arange(embeds.shape[0], device=embeds.device) - int(lead[row])).clamp(min=0)
         row_labels = None
         if labels is not None:
-            row_labels = torch.cat([labels[row, head], labels.new_full((n_audio,), IGNORE_INDEX), labels[row, tail]])
+            row_labels = torch.cat(
+                [labels[row, head], labels.new_full((n_audio,), IGNORE_INDEX), labels[row, tail]]
+            )
         rows.append((embeds, row_keys, positions, row_labels))
     return _pad_rows(rows, padding_side, with_labels=labels is not None)
 
@@ -86,7 +88,9 @@ def placeholder_positions(input_ids: Tensor, placeholder_id: int) -> list[int]:
     for row in range(input_ids.shape[0]):
         (where,) = (input_ids[row] == placeholder_id).nonzero(as_tuple=True)
         if where.numel() != 1:
-            raise ValueError(f"row {row}: expected exactly 1 audio placeholder in the prompt, found {where.numel()}")
+            raise ValueError(
+                f"row {row}: expected exactly 1 audio placeholder, found {where.numel()}"
+            )
         found.append(int(where))
     return found
 
@@ -117,7 +121,9 @@ def _pad_rows(rows: list, padding_side: str, with_labels: bool) -> SplicedInputs
     embeds = ref.new_zeros(batch, width, ref.shape[-1])
     mask = torch.zeros(batch, width, dtype=torch.long, device=ref.device)
     positions = torch.zeros(batch, width, dtype=torch.long, device=ref.device)
-    labels = torch.full((batch, width), IGNORE_INDEX, dtype=torch.long, device=ref.device) if with_labels else None
+    labels = (
+        torch.full((batch, width), IGNORE_INDEX, dtype=torch.long, device=ref.device) if with_labels else None
+    )
     for i, (row_embeds, row_keys, row_positions, row_labels) in enumerate(rows):
         n = lengths[i]
         span = slice(width - n, width) if padding_side == "left" else slice(0, n)

@@ -1,0 +1,97 @@
+"""Each trick of the figure on hand-built tensors: stacking, keep mask, gathering, look-back, splice."""
+
+import pytest
+import torch
+
+from soundwave.model.align_adapter import AlignAdapter, stack_frames
+from soundwave.model.shrink_adapter import LookBack, ctc_keep_mask, gather_kept
+from soundwave.model.splice import IGNORE_INDEX, splice_audio
+
+BLANK = 0
+
+
+def test_stack_frames_concatenates_pairs_and_zero_pads_tail():
+    frames = torch.arange(2 * 5 * 3, dtype=torch.float).reshape(2, 5, 3)
+    stacked, lengths = stack_frames(frames, torch.tensor([5, 3]))
+    assert stacked.shape == (2, 3, 6)
+    assert torch.equal(stacked[0, 0], torch.cat([frames[0, 0], frames[0, 1]]))
+    assert torch.equal(stacked[0, 2], torch.cat([frames[0, 4], torch.zeros(3)]))
+    assert torch.equal(stacked[1, 1], torch.cat([frames[1, 2], torch.zeros(3)]))  # frame 3 is padding
+    assert lengths.tolist() == [3, 2]
+
+
+def test_released_keep_mask_keeps_run_starts_including_blanks():
+    tokens = torch.tensor([[0, 3, 3, 0, 3, 4, 4, 0]])
+    keep = ctc_keep_mask(tokens, torch.tensor([8]), BLANK, drop_blanks=False)
+    assert keep.nonzero()[:, 1].tolist() == [0, 1, 3, 4, 5, 7]
+
+
+def test_paper_keep_mask_drops_blank_runs_and_padding():
+    tokens = torch.tensor([[0, 3, 3, 0, 3, 4, 4, 5]])
+    keep = ctc_keep_mask(tokens, torch.tensor([7]), BLANK, drop_blanks=True)
+    assert keep.nonzero()[:, 1].tolist() == [1, 4, 5]
+
+
+def test_gather_kept_packs_in_order_and_zero_pads():
+    aligned = torch.arange(2 * 4, dtype=torch.float).reshape(2, 4, 1)
+    keep = torch.tensor([[True, False, True, True], [False, True, False, False]])
+    kept, lengths = gather_kept(aligned, keep)
+    assert lengths.tolist() == [3, 1]
+    assert kept[..., 0].tolist() == [[0.0, 2.0, 3.0], [5.0, 0.0, 0.0]]
+
+
+def test_lookback_ignores_masked_frames():
+    lookback = LookBack(dim=8, num_heads=2, dropout=0.0).eval()
+    queries, frames = torch.randn(1, 3, 8), torch.randn(1, 5, 8)
+    padded = torch.cat([frames, torch.randn(1, 4, 8)], dim=1)
+    is_pad = torch.tensor([[False] * 5 + [True] * 4])
+    torch.testing.assert_close(lookback(queries, padded, is_pad), lookback(queries, frames, is_pad[:, :5]))
+
+
+def test_released_alignment_layer_is_per_frame():
+    """Spec 3.2: the release's transformer layer does no temporal mixing; the paper's does."""
+    torch.manual_seed(0)
+    released = AlignAdapter(4, 8, 2, 16, vocab_size=10, dropout=0.0, temporal=False).eval()
+    paper = AlignAdapter(4, 8, 2, 16, vocab_size=10, dropout=0.0, temporal=True).eval()
+    paper.load_state_dict(released.state_dict())
+    frames = torch.randn(1, 6, 4)
+    changed = frames.clone()
+    changed[0, 4:] += 1.0  # only the last adapter frame's input changes
+    lengths = torch.tensor([6])
+    for adapter, mixes in ((released, False), (paper, True)):
+        with torch.no_grad():
+            a, _, _ = adapter(frames, lengths)
+            b, _, _ = adapter(changed, lengths)
+        assert torch.allclose(a[0, :2], b[0, :2]) != mixes
+
+
+def test_splice_replaces_placeholder_and_realigns_labels():
+    P = 9
+    ids = torch.tensor([[1, P, 2, 3], [1, 2, P, 0]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    labels = torch.tensor([[IGNORE_INDEX, IGNORE_INDEX, 2, 3], [IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, 0]])
+    text = ids[..., None].float()  # embeds = the id itself
+    audio = torch.tensor([[[100.0], [101.0]], [[200.0], [0.0]]])
+    out = splice_audio(text, ids, mask, audio, torch.tensor([2, 1]), P, labels=labels)
+    assert out.embeds[..., 0].tolist() == [[1, 100, 101, 2, 3], [1, 2, 200, 0, 0]]
+    assert out.attention_mask.tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
+    assert out.position_ids.tolist() == [[0, 1, 2, 3, 4], [0, 1, 2, 3, 0]]
+    assert out.labels.tolist() == [[-100, -100, -100, 2, 3], [-100, -100, -100, 0, -100]]
+
+
+def test_splice_left_padding_and_masked_keys():
+    P, EOT = 9, 4
+    ids = torch.tensor([[0, 0, 1, P, EOT, 2], [1, EOT, 3, P, 5, 6]])
+    mask = torch.tensor([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]])
+    text = ids[..., None].float()
+    audio = torch.tensor([[[100.0]], [[200.0]]])
+    out = splice_audio(text, ids, mask, audio, torch.tensor([1, 1]), P, masked_key_id=EOT, padding_side="left")
+    assert out.attention_mask.tolist() == [[0, 0, 1, 1, 0, 1], [1, 0, 1, 1, 1, 1]]
+    assert out.position_ids.tolist() == [[0, 0, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5]]
+
+
+@pytest.mark.parametrize("count", [0, 2])
+def test_splice_rejects_wrong_placeholder_count(count):
+    ids = torch.tensor([[1] + [9] * count + [2]])
+    with pytest.raises(ValueError, match=f"row 0: expected exactly 1 audio placeholder, found {count}"):
+        splice_audio(ids[..., None].float(), ids, torch.ones_like(ids), torch.zeros(1, 1, 1), torch.tensor([1]), 9)
