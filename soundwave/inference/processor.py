@@ -129,15 +129,27 @@ class SpeechProcessor:
         return ids, mask
 
     def __call__(
-        self, waveforms: Sequence[np.ndarray], conversations: Sequence[Sequence[Turn]]
+        self,
+        waveforms: Sequence[np.ndarray],
+        conversations: Sequence[Sequence[Turn]],
+        audios_per_row: Sequence[int] | None = None,
     ) -> dict[str, Tensor]:
-        """A generation batch: the model's `generate(**batch)` keyword arguments."""
-        audio = self.audio_batch(waveforms)
+        """A generation batch: the model's `generate(**batch)` keyword arguments.
+
+        Args:
+            waveforms: 16 kHz audio, row by row (one per conversation unless `audios_per_row` says otherwise).
+            conversations: the turns of each row; a turn with `audio=True` takes the row's next waveform.
+            audios_per_row: audio count of each row (None: exactly one each).
+        """
         input_ids, attention_mask = self.pad_left([self.prompt_ids(turns) for turns in conversations])
-        return {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "audios": audio.audios,
-            "audio_lengths": audio.audio_lengths,
-            "windows_per_item": audio.windows_per_item,
-        }
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if waveforms:
+            audio = self.audio_batch(waveforms)
+            batch.update(
+                audios=audio.audios, audio_lengths=audio.audio_lengths, windows_per_item=audio.windows_per_item
+            )
+        else:
+            batch["audios"] = None
+        if audios_per_row is not None:
+            batch["audios_per_row"] = torch.tensor(list(audios_per_row), dtype=torch.long)
+        return batch

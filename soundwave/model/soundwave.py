@@ -138,6 +138,8 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
                 whole 30 s window; the paper encodes only the valid frames.
             windows_per_item: (B,) windows per item for audio longer than one window (None: one each).
         """
+        if mel is None or mel.shape[0] == 0:
+            return self.empty_audio_encoding()
         if mel_lengths is None:
             mel_lengths = torch.full((mel.shape[0],), mel.shape[-1], device=mel.device, dtype=torch.long)
         mel = mel.to(self.dtype)
@@ -157,6 +159,15 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
             embeds, lengths = join_windows(embeds, lengths, windows_per_item)
         return AudioEncoding(embeds, lengths, ctc_logits, ctc_lengths, tokens, keep, aligned)
 
+    def empty_audio_encoding(self) -> AudioEncoding:
+        """No audio at all in the batch (text-only rows)."""
+        dim, vocab = self.config.hidden_size, self.config.vocab_size
+        empty = torch.zeros(0, 0, dim, device=self.device, dtype=self.dtype)
+        none = torch.zeros(0, dtype=torch.long, device=self.device)
+        tokens = torch.zeros(0, 0, dtype=torch.long, device=self.device)
+        logits = torch.zeros(0, 0, vocab, device=self.device, dtype=self.dtype)
+        return AudioEncoding(empty, none, logits, none, tokens, tokens.bool(), empty)
+
     def splice(
         self,
         input_ids: Tensor,
@@ -164,8 +175,9 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
         audio: AudioEncoding,
         labels: Tensor | None = None,
         padding_side: str = "right",
+        audios_per_row: Tensor | None = None,
     ) -> SplicedInputs:
-        """Put each row's audio embeds where its `<audio_patch>` is."""
+        """Put each row's audio embeds where its `<audio_patch>` tokens are."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         text_embeds = self.get_input_embeddings()(input_ids)  # (B, S, D)
@@ -179,6 +191,7 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
             labels=labels,
             masked_key_id=self.masked_key_id,
             padding_side=padding_side,
+            audios_per_row=audios_per_row,
         )
 
     def forward(
@@ -190,6 +203,7 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
         asr_targets: Tensor | None = None,
         audio_lengths: Tensor | None = None,
         windows_per_item: Tensor | None = None,
+        audios_per_row: Tensor | None = None,
         **llm_kwargs,
     ) -> SoundwaveOutput:
         """The release's training/inference forward.
@@ -201,10 +215,11 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
             labels: (B, S) next-token targets, -100 where no loss (the prompt).
             asr_targets: (B, N) transcript ids for the CTC loss, padded with -100.
             audio_lengths: (W,) valid mel frames per window (used by the paper mode).
-            windows_per_item: (B,) windows per row for long audio.
+            windows_per_item: (N,) windows per audio for long audio.
+            audios_per_row: (B,) audios (placeholders) per row for multi-audio conversations (default 1 each).
         """
         audio = self.encode_audio(audios, audio_lengths, windows_per_item)
-        inputs = self.splice(input_ids, attention_mask, audio, labels=labels)
+        inputs = self.splice(input_ids, attention_mask, audio, labels=labels, audios_per_row=audios_per_row)
         out = self.llm(
             inputs_embeds=inputs.embeds,
             attention_mask=inputs.attention_mask,
@@ -237,14 +252,19 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
         audios: Tensor | None = None,
         audio_lengths: Tensor | None = None,
         windows_per_item: Tensor | None = None,
+        audio_encoding: AudioEncoding | None = None,
+        audios_per_row: Tensor | None = None,
         **generate_kwargs,
     ) -> Tensor:
-        """Generate from left-padded prompts (right-padded ones are moved left). Returns only the new ids (B, N)."""
+        """Generate from left-padded prompts (right-padded ones are moved left). Returns only the new ids (B, N).
+
+        `audio_encoding` (from `encode_audio`) skips encoding the audio again.
+        """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         input_ids, attention_mask = move_padding_left(input_ids, attention_mask)
-        audio = self.encode_audio(audios, audio_lengths, windows_per_item)
-        inputs = self.splice(input_ids, attention_mask, audio, padding_side="left")
+        audio = audio_encoding or self.encode_audio(audios, audio_lengths, windows_per_item)
+        inputs = self.splice(input_ids, attention_mask, audio, padding_side="left", audios_per_row=audios_per_row)
         generate_kwargs.setdefault("pad_token_id", self.config.llm_pad_token_id)
         return self.llm.generate(
             inputs_embeds=inputs.embeds,

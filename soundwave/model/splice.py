@@ -35,8 +35,9 @@ def splice_audio(
     labels: Tensor | None = None,
     masked_key_id: int | None = None,
     padding_side: str = "right",
+    audios_per_row: Tensor | None = None,
 ) -> SplicedInputs:
-    """Replace each row's placeholder with that row's audio embeddings.
+    """Replace each row's placeholder(s) with that row's audio embeddings.
 
     Every token stays where it is, as in the release: padding and `<|eot_id|>` tokens are kept in the sequence
     and only masked as keys. Leading zeros of `attention_mask` are left padding: positions start after them.
@@ -45,53 +46,61 @@ def splice_audio(
         text_embeds: (B, S, D) embeddings of `input_ids`.
         input_ids: (B, S) token ids, left- or right-padded.
         attention_mask: (B, S) 1 for tokens that may be attended, 0 for padding.
-        audio_embeds: (B, K, D) audio vectors, row i valid up to `audio_lengths[i]`.
-        audio_lengths: (B,) valid audio vectors per row.
+        audio_embeds: (N, K, D) audio vectors, entry j valid up to `audio_lengths[j]`; entries ordered row by row.
+        audio_lengths: (N,) valid audio vectors per entry.
         placeholder_id: id of the audio placeholder token.
         labels: (B, S) training labels aligned with `input_ids`, or None.
         masked_key_id: a token id whose keys are masked out of attention (the release's `<|eot_id|>`), or None
             to attend to every token inside the row's span (the release's GPU behaviour).
         padding_side: side to pad the spliced rows on: "right" (training) or "left" (generation).
+        audios_per_row: (B,) audio entries (= placeholders) per row; None means exactly one each (N = B).
 
     Returns:
-        SplicedInputs with L = S - 1 + max(audio_lengths).
+        SplicedInputs, rows padded to the longest.
 
     Raises:
-        ValueError: naming the row, if a row has no placeholder or more than one.
+        ValueError: naming the row, if a row's placeholder count differs from its audio count.
     """
-    places = placeholder_positions(input_ids, placeholder_id)
+    if audios_per_row is None:
+        audios_per_row = torch.ones(input_ids.shape[0], dtype=torch.long)
+    counts = [int(c) for c in audios_per_row.tolist()]
+    places = placeholder_positions(input_ids, placeholder_id, counts)
     keys = key_mask(input_ids, attention_mask, masked_key_id)
     lead = leading_padding(attention_mask)
-    rows = []
-    for row, place in enumerate(places):
-        n_audio = int(audio_lengths[row])
-        head, tail = slice(0, place), slice(place + 1, None)
-        embeds = torch.cat([text_embeds[row, head], audio_embeds[row, :n_audio], text_embeds[row, tail]])
-        row_keys = torch.cat([keys[row, head], keys.new_ones(n_audio), keys[row, tail]])
+    rows, entry = [], 0
+    for row, row_places in enumerate(places):
+        pieces, key_pieces, label_pieces, start = [], [], [], 0
+        for place in row_places:
+            n_audio = int(audio_lengths[entry])
+            pieces += [text_embeds[row, start:place], audio_embeds[entry, :n_audio]]
+            key_pieces += [keys[row, start:place], keys.new_ones(n_audio)]
+            if labels is not None:
+                label_pieces += [labels[row, start:place], labels.new_full((n_audio,), IGNORE_INDEX)]
+            start, entry = place + 1, entry + 1
+        pieces.append(text_embeds[row, start:])
+        key_pieces.append(keys[row, start:])
+        embeds = torch.cat(pieces)
         positions = (torch.arange(embeds.shape[0], device=embeds.device) - int(lead[row])).clamp(min=0)
-        row_labels = None
-        if labels is not None:
-            row_labels = torch.cat(
-                [labels[row, head], labels.new_full((n_audio,), IGNORE_INDEX), labels[row, tail]]
-            )
-        rows.append((embeds, row_keys, positions, row_labels))
+        row_labels = torch.cat(label_pieces + [labels[row, start:]]) if labels is not None else None
+        rows.append((embeds, torch.cat(key_pieces), positions, row_labels))
     return _pad_rows(rows, padding_side, with_labels=labels is not None)
 
 
-def placeholder_positions(input_ids: Tensor, placeholder_id: int) -> list[int]:
-    """The one placeholder index of each row.
+def placeholder_positions(input_ids: Tensor, placeholder_id: int, counts: list[int]) -> list[list[int]]:
+    """The placeholder indices of each row.
 
     Raises:
-        ValueError: naming the row, if a row has no placeholder or more than one.
+        ValueError: naming the row, if a row does not hold exactly its expected number of placeholders.
     """
     found = []
     for row in range(input_ids.shape[0]):
         (where,) = (input_ids[row] == placeholder_id).nonzero(as_tuple=True)
-        if where.numel() != 1:
+        if where.numel() != counts[row]:
             raise ValueError(
-                f"row {row}: expected exactly 1 audio placeholder, found {where.numel()}"
+                f"row {row}: expected exactly {counts[row]} audio placeholder{'s' * (counts[row] != 1)}, "
+                f"found {where.numel()}"
             )
-        found.append(int(where))
+        found.append(where.tolist())
     return found
 
 

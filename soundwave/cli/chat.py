@@ -1,0 +1,54 @@
+"""`soundwave chat`: an interactive conversation. Type a prompt; `/audio PATH` attaches a recording, `/reset`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from soundwave.cli.options import add_generation_flags, add_model_flags, generation_overrides, pipeline_from_args
+from soundwave.errors import SoundwaveError
+from soundwave.inference.chat import Conversation
+
+HELP = "commands: /audio PATH (attach a recording), /reset (forget everything), /quit"
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("chat", help="interactive chat with audio attachments")
+    parser.add_argument("--audio", default=None, help="a recording to start with")
+    add_model_flags(parser)
+    add_generation_flags(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    pipe = pipeline_from_args(args)
+    conversation = Conversation(pipe)
+    if args.audio:
+        conversation.attach(args.audio)
+    print(HELP, file=sys.stderr)
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        if line == "/reset":
+            conversation.reset()
+            print("(conversation reset)")
+            continue
+        if line.startswith("/audio"):
+            path = line[len("/audio") :].strip()
+            try:
+                conversation.attach(path)
+                print(f"(attached {path})")
+            except SoundwaveError as err:
+                print(f"error: {err}")
+            continue
+        try:
+            for piece in conversation.stream(line, **generation_overrides(args)):
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+            sys.stdout.write("\n")
+        except SoundwaveError as err:
+            print(f"error: {err}")
+    return 0

@@ -1,0 +1,42 @@
+"""Flags shared by the commands that load a model (`ask`, `transcribe`, `chat`, `eval`, `serve`)."""
+
+from __future__ import annotations
+
+import argparse
+
+DEFAULT_MODEL = "soundwave-mini"  # the project's trained default (see docs/mini.md)
+
+
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"checkpoint dir, hub id or name (default {DEFAULT_MODEL})")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--quantize", default=None, choices=["int8", "nf4"], help="weight quantization")
+    parser.add_argument("--mode", default=None, choices=["released", "paper"], help="override the model's behaviour")
+
+
+def add_generation_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--temperature", type=float, default=None)
+    parser.add_argument("--top-p", type=float, default=None)
+    parser.add_argument("--repetition-penalty", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=None)
+
+
+def generation_overrides(args: argparse.Namespace) -> dict:
+    return {
+        "greedy": args.greedy,
+        "max_new_tokens": args.max_new_tokens,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "repetition_penalty": args.repetition_penalty,
+        "seed": args.seed,
+    }
+
+
+def pipeline_from_args(args: argparse.Namespace):
+    from soundwave.inference.pipeline import Pipeline
+
+    options = {"mode": args.mode} if args.mode else {}
+    return Pipeline.from_pretrained(args.model, device=args.device, dtype=args.dtype, quantize=args.quantize, **options)

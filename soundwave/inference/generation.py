@@ -1,0 +1,57 @@
+"""Generation settings: the release's defaults in one frozen dataclass, overridden per call."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """How to decode. Defaults are the release's (`run_inference.py`): sampling, temperature 0.2, top_p 0.9."""
+
+    max_new_tokens: int = 512
+    do_sample: bool = True
+    temperature: float = 0.2
+    top_p: float = 0.9
+    top_k: int | None = None
+    repetition_penalty: float = 1.0
+    stop: tuple[str, ...] = ()  # stop strings, on top of the end-of-turn token
+    seed: int | None = None  # seeds sampling, for reproducible answers
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.do_sample and self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0 when sampling, got {self.temperature} (use greedy instead)")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.repetition_penalty <= 0:
+            raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
+
+    def with_overrides(self, **overrides) -> GenerationConfig:
+        """A copy with `overrides`; `greedy=True` is shorthand for `do_sample=False`."""
+        if overrides.pop("greedy", False):
+            overrides["do_sample"] = False
+        if isinstance(overrides.get("stop"), str):
+            overrides["stop"] = (overrides["stop"],)
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown generation option(s) {sorted(unknown)}")
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_generate_kwargs(self, eos_token_id, tokenizer=None) -> dict:
+        """Keyword arguments for transformers' `generate`."""
+        kwargs = {
+            "max_new_tokens": self.max_new_tokens,
+            "do_sample": self.do_sample,
+            "repetition_penalty": self.repetition_penalty,
+            "eos_token_id": eos_token_id,
+        }
+        if self.do_sample:
+            kwargs.update(temperature=self.temperature, top_p=self.top_p)
+            if self.top_k is not None:
+                kwargs["top_k"] = self.top_k
+        if self.stop:
+            kwargs.update(stop_strings=list(self.stop), tokenizer=tokenizer)
+        return kwargs

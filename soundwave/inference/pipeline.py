@@ -1,0 +1,275 @@
+"""`Pipeline`: audio + prompt -> text. The one inference object behind the Python API, CLI, server and eval.
+
+    pipe = Pipeline.from_pretrained("path/or/name")
+    pipe.generate("clip.wav", "What does the person say?").text
+    pipe.generate_batch([{"audio": "a.wav", "prompt": "..."}, ...])   # truly batched, results in input order
+    for piece in pipe.stream("clip.wav", "Summarize."): print(piece, end="")
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from soundwave.audio import SAMPLE_RATE, AudioInput, load_audio
+from soundwave.errors import SoundwaveError
+from soundwave.inference.generation import GenerationConfig
+from soundwave.inference.processor import SpeechProcessor
+from soundwave.prompts import Turn
+
+
+@dataclass
+class Result:
+    """One answer, with what it cost."""
+
+    text: str
+    error: str | None = None  # set when this item failed; the others in its batch are unaffected
+    input_tokens: int = 0  # LLM input length: prompt tokens - 1 + audio vectors
+    audio_tokens: int = 0  # LLM vectors that carry the audio
+    output_tokens: int = 0
+    audio_seconds: float = 0.0
+    seconds: float = 0.0  # wall time of the batch this item was in
+
+
+@dataclass
+class Item:
+    """One request: audio (path, bytes or array) + prompt, with optional earlier turns.
+
+    `history` turns with `audio=True` take their recordings from `history_audio`, in order (16 kHz arrays).
+    `audio=None` asks a text-only question (the conversation may still hold earlier recordings).
+    """
+
+    audio: AudioInput | None
+    prompt: str
+    history: Sequence[Turn] = field(default_factory=tuple)
+    sampling_rate: int | None = None  # rate of `audio` when it is an array
+    history_audio: Sequence[np.ndarray] = field(default_factory=tuple)
+
+    @classmethod
+    def coerce(cls, item) -> Item:
+        if isinstance(item, Item):
+            return item
+        if isinstance(item, dict):
+            return cls(**item)
+        audio, prompt = item
+        return cls(audio, prompt)
+
+
+class Pipeline:
+    """A loaded speech LLM with its processor and generation defaults."""
+
+    def __init__(self, model, processor: SpeechProcessor, generation: GenerationConfig | None = None) -> None:
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.generation = generation or GenerationConfig()
+        self._lock = threading.Lock()  # one generate at a time per model
+
+    # ---- construction -------------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_name: str,
+        device: str = "cpu",
+        dtype: str | torch.dtype | None = None,
+        quantize: str | None = None,
+        **model_options,
+    ) -> Pipeline:
+        """Load any model this package knows: a released-format checkpoint, our compact format, or a known name.
+
+        Args:
+            path_or_name: checkpoint directory, hub id, or a known model name.
+            device: "cpu", "cuda", "cuda:1", ...
+            dtype: "float32", "bfloat16", "float16" (default float32 on CPU, float16 on CUDA).
+            quantize: None, "int8" (CPU or CUDA) or "nf4" (CUDA with bitsandbytes).
+            model_options: config overrides such as `mode="paper"`, `mask_eot_keys=False`.
+        """
+        from soundwave.inference.loader import load_for_inference
+
+        model, processor = load_for_inference(path_or_name, device=device, dtype=dtype, **model_options)
+        if quantize:
+            from soundwave.inference.quantize import quantize_model
+
+            model = quantize_model(model, quantize)
+        return cls(model, processor)
+
+    # ---- audio --------------------------------------------------------------------------------------------------
+    def _load(self, item: Item) -> np.ndarray | None:
+        if item.audio is None:
+            return None
+        return load_audio(item.audio, sampling_rate=item.sampling_rate or SAMPLE_RATE)
+
+    # ---- generation ---------------------------------------------------------------------------------------------
+    def generate(self, audio: AudioInput, prompt: str, history: Sequence[Turn] = (), **generation) -> Result:
+        """Answer one prompt about one clip. Errors are raised (use `generate_batch` to get them as results)."""
+        result = self.generate_batch([Item(audio, prompt, history)], **generation)[0]
+        if result.error is not None:
+            raise SoundwaveError(result.error)
+        return result
+
+    def generate_batch(self, items: Sequence, batch_size: int | None = None, **generation) -> list[Result]:
+        """Answer many items, batched (left padding, KV cache); results in input order.
+
+        A bad item (unreadable audio, too long for the context) fails only itself: its Result carries `error`.
+        """
+        config = self.generation.with_overrides(**generation)
+        items = [Item.coerce(item) for item in items]
+        results: list[Result | None] = [None] * len(items)
+        loaded = []
+        for index, item in enumerate(items):
+            try:
+                loaded.append((index, item, self._load(item)))
+            except SoundwaveError as err:
+                results[index] = Result(text="", error=str(err))
+        step = batch_size or len(loaded) or 1
+        for start in range(0, len(loaded), step):
+            chunk = loaded[start : start + step]
+            for index, result in zip([c[0] for c in chunk], self._run(chunk, config), strict=True):
+                results[index] = result
+        return results  # type: ignore[return-value]
+
+    def _inputs(self, chunk, config: GenerationConfig) -> dict:
+        waves, conversations, counts = [], [], []
+        for _, item, wave in chunk:
+            own = [wave] if wave is not None else []
+            waves += [*item.history_audio, *own]
+            counts.append(len(item.history_audio) + len(own))
+            conversations.append([*item.history, Turn("user", item.prompt, audio=wave is not None)])
+        batch = self.processor(waves, conversations, audios_per_row=None if counts == [1] * len(chunk) else counts)
+        return {k: (v.to(self.model.device) if v is not None else None) for k, v in batch.items()}
+
+    def _run(self, chunk, config: GenerationConfig) -> list[Result]:
+        started = time.perf_counter()
+        try:
+            with self._lock, torch.inference_mode():
+                if config.seed is not None:
+                    torch.manual_seed(config.seed)
+                batch = self._inputs(chunk, config)
+                audio = self._check_context(batch, config, chunk)
+                audio_tokens = [int(n) for n in audio.lengths.tolist()]
+                kwargs = config.to_generate_kwargs(self.eos_token_id, self.tokenizer)
+                new_ids = self.model.generate(**batch, audio_encoding=audio, **kwargs)
+        except ContextTooLong as err:
+            if len(chunk) == 1:
+                return [Result(text="", error=str(err))]
+            # retry one by one so only the offending item fails
+            return [self._run([c], config)[0] for c in chunk]
+        except torch.OutOfMemoryError as err:
+            raise SoundwaveError(
+                f"out of memory for a batch of {len(chunk)}: use a smaller batch size or quantize='int8'/'nf4'"
+            ) from err
+        seconds = time.perf_counter() - started
+        results = []
+        prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
+        row_placeholders, row_audio_tokens = self._per_row(batch, audio_tokens)
+        for row, (_, _, wave) in enumerate(chunk):
+            ids = self._strip(new_ids[row])
+            n_audio = row_audio_tokens[row]
+            results.append(
+                Result(
+                    text=self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
+                    input_tokens=int(prompt_lengths[row]) - row_placeholders[row] + n_audio,
+                    audio_tokens=n_audio,
+                    output_tokens=len(ids),
+                    audio_seconds=wave.shape[0] / SAMPLE_RATE if wave is not None else 0.0,
+                    seconds=seconds,
+                )
+            )
+        return results
+
+    @staticmethod
+    def _per_row(batch: dict, audio_tokens: list[int]) -> tuple[list[int], list[int]]:
+        """Placeholders and audio vectors of each row (rows may hold 0, 1 or several recordings)."""
+        rows = batch["input_ids"].shape[0]
+        counts = batch.get("audios_per_row")
+        counts = counts.tolist() if counts is not None else [1] * rows
+        vectors, start = [], 0
+        for count in counts:
+            vectors.append(sum(audio_tokens[start : start + count]))
+            start += count
+        return counts, vectors
+
+    def _strip(self, ids: torch.Tensor) -> list[int]:
+        """Generated ids up to (not including) the first end-of-turn or pad token."""
+        ids = ids.tolist()
+        ends = {self.eos_token_id, self.tokenizer.pad_token_id} - {None}
+        for pos, token in enumerate(ids):
+            if token in ends:
+                return ids[:pos]
+        return ids
+
+    @property
+    def eos_token_id(self) -> int:
+        eot = self.tokenizer.convert_tokens_to_ids("<|eot_id|>")
+        if isinstance(eot, int) and eot != self.tokenizer.unk_token_id:
+            return eot
+        return self.tokenizer.eos_token_id
+
+    @property
+    def context_length(self) -> int:
+        text_config = self.model.config.get_text_config()
+        return int(getattr(text_config, "max_position_embeddings", 0) or 1_000_000)
+
+    def _check_context(self, batch: dict, config: GenerationConfig, chunk):
+        """Encode the audio; raises ContextTooLong when prompt + audio + answer cannot fit. Returns the encoding."""
+        audio = self.model.encode_audio(batch["audios"], batch.get("audio_lengths"), batch.get("windows_per_item"))
+        _, counts = self._per_row(batch, audio.lengths.tolist())
+        prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
+        for row, (_, _, wave) in enumerate(chunk):
+            needed = int(prompt_lengths[row]) + counts[row] + config.max_new_tokens
+            if needed > self.context_length:
+                seconds = wave.shape[0] / SAMPLE_RATE if wave is not None else 0.0
+                rate = counts[row] / max(seconds, 1e-6)
+                fits = max(0.0, (self.context_length - prompt_lengths[row] - config.max_new_tokens) / max(rate, 1e-6))
+                raise ContextTooLong(
+                    f"{seconds:.0f} s of audio gives {counts[row]} vectors; with the prompt "
+                    f"({prompt_lengths[row]} tokens) and max_new_tokens={config.max_new_tokens} that is {needed} > "
+                    f"the LLM's context of {self.context_length}; at this clip's rate about {fits:.0f} s fits"
+                )
+        return audio
+
+    def stream(
+        self,
+        audio: AudioInput | None,
+        prompt: str,
+        history: Sequence[Turn] = (),
+        history_audio: Sequence[np.ndarray] = (),
+        **generation,
+    ) -> Iterator[str]:
+        """Yield the answer's text as it is produced."""
+        from transformers import TextIteratorStreamer
+
+        config = self.generation.with_overrides(**generation)
+        item = Item(audio, prompt, history, history_audio=history_audio)
+        chunk = [(0, item, self._load(item))]
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=False, skip_special_tokens=True)  # new ids only
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with self._lock, torch.inference_mode():
+                    if config.seed is not None:
+                        torch.manual_seed(config.seed)
+                    batch = self._inputs(chunk, config)
+                    audio = self._check_context(batch, config, chunk)
+                    kwargs = config.to_generate_kwargs(self.eos_token_id, self.tokenizer)
+                    self.model.generate(**batch, audio_encoding=audio, **kwargs, streamer=streamer)
+            except BaseException as err:  # surfaced to the caller below
+                errors.append(err)
+                streamer.end()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        yield from (piece for piece in streamer if piece)
+        thread.join()
+        if errors:
+            raise SoundwaveError(str(errors[0])) from errors[0]
+
+
+class ContextTooLong(SoundwaveError):
+    """Prompt + audio + answer do not fit in the LLM's context."""

@@ -1,0 +1,283 @@
+"""`SpeechLLM`: any speech encoder -> stack k frames -> MLP projector -> splice at `<audio>` -> any causal LM.
+
+The SpeechLLM seed's design (spec section 6), with its two bugs fixed: `SpeechLLM(config)` loads the pretrained
+weights of both the encoder and the LLM, and the encoder trains when unfrozen (no blanket `no_grad`).
+
+    config = SpeechLLMConfig(speech_encoder_name_or_path="microsoft/wavlm-large",
+                             text_decoder_name_or_path="meta-llama/Llama-3.2-1B", downsample_factor=5)
+    model = SpeechLLM(config=config)   # pretrained encoder + LLM, `<audio>` added to the LLM's vocabulary
+
+A config that already holds `encoder_config` and `text_config` (a saved model) builds the parts from them without
+loading anything: that is what `from_pretrained` does before it loads the saved weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreTrainedConfig, PreTrainedModel
+from transformers.configuration_utils import SubConfigSpec
+from transformers.utils import ModelOutput
+
+from soundwave.errors import ConfigError
+from soundwave.model.align_adapter import stack_frames
+from soundwave.model.losses import lm_loss
+from soundwave.model.projector import Projector
+from soundwave.model.soundwave import move_padding_left
+from soundwave.model.speech_encoder import SpeechEncoder
+from soundwave.model.splice import SplicedInputs, splice_audio
+
+AUDIO_TOKEN = "<audio>"
+DEFAULT_INSTRUCTION = "transcribe input speech to English text: "
+
+
+class SpeechLLMConfig(PreTrainedConfig):
+    """Configuration of a SpeechLLM.
+
+    Args:
+        speech_encoder_name_or_path: the pretrained speech encoder (a local directory or a known name).
+        text_decoder_name_or_path: the pretrained causal LM (a local directory or a known name).
+        downsample_factor: encoder frames stacked into one LLM token (5: 50 Hz -> 10 tokens/s).
+        projector_n_layers: hidden h->h blocks of the projector MLP.
+        projector_activation: activation of the projector (a transformers activation name).
+        projector_hidden_size: width h of the projector's hidden layers.
+        encoder_config: the encoder's config (filled in when the model is built; saved with it).
+        text_config: the LLM's config, vocabulary incl. `<audio>` (filled in when built; saved with it).
+        audio_token: the placeholder string in prompts.
+        audio_token_id: its id (filled in when the token is added to the tokenizer).
+        llm_pad_token_id: id used to pad prompts and generated rows.
+        default_instruction: the instruction the seed trains with.
+    """
+
+    model_type = "speechllm"
+    sub_configs_defaults = {
+        "encoder_config": SubConfigSpec(config_class=AutoConfig, model_type="wavlm", optional=True),
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama", optional=True),
+    }
+
+    speech_encoder_name_or_path: str | None = None
+    text_decoder_name_or_path: str | None = None
+    downsample_factor: int = 5
+    projector_n_layers: int = 2
+    projector_activation: str = "relu"
+    projector_hidden_size: int = 2048
+    encoder_config: dict | PreTrainedConfig | None = None
+    text_config: dict | PreTrainedConfig | None = None
+    audio_token: str = AUDIO_TOKEN
+    audio_token_id: int | None = None
+    llm_pad_token_id: int | None = None
+    default_instruction: str = DEFAULT_INSTRUCTION
+
+    def __post_init__(self, **kwargs) -> None:
+        super().__post_init__(**kwargs)
+        if self.downsample_factor < 1:
+            raise ConfigError(f"downsample_factor must be >= 1, got {self.downsample_factor}")
+        if self.projector_n_layers < 0:
+            raise ConfigError(f"projector_n_layers must be >= 0, got {self.projector_n_layers}")
+
+    @property
+    def is_built(self) -> bool:
+        """True once the encoder and LLM configs are known (a built or saved model)."""
+        return self.encoder_config is not None and self.text_config is not None
+
+
+@dataclass(frozen=True)
+class SpeechLLMParts:
+    """Already built (usually pretrained) encoder and LLM for `SpeechLLM(config, parts=...)`."""
+
+    encoder: SpeechEncoder
+    llm: PreTrainedModel
+
+
+@dataclass(frozen=True)
+class SpeechEncoding:
+    """The audio side of a batch."""
+
+    embeds: Tensor  # (B, K, D)   projected audio in LLM space, K = ceil(T / k)
+    lengths: Tensor  # (B,)       valid K per row
+    frames: Tensor  # (B, T, D_a) encoder output
+    frame_lengths: Tensor  # (B,) valid T per row
+
+
+@dataclass
+class SpeechLLMOutput(ModelOutput):
+    loss: Tensor | None = None
+    logits: Tensor | None = None
+    labels: Tensor | None = None  # (B, L) labels aligned with `logits` after the splice
+    attention_mask: Tensor | None = None  # (B, L)
+    past_key_values: object | None = None
+    audio: SpeechEncoding | None = None
+
+
+class SpeechLLM(PreTrainedModel, GenerationMixin):
+    """Speech encoder + frame stacking + MLP projector + causal LM.
+
+    Args:
+        config: a `SpeechLLMConfig`. Without `encoder_config` / `text_config`, the pretrained encoder and LLM named
+            by its paths are loaded and `<audio>` is added to the LLM's vocabulary (the config is filled in).
+        parts: already built parts (used by `build_model`); the config must then be filled in by the caller.
+    """
+
+    config_class = SpeechLLMConfig
+    base_model_prefix = "speechllm"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+
+    def __init__(self, config: SpeechLLMConfig, parts: SpeechLLMParts | None = None) -> None:
+        super().__init__(config)
+        if parts is None and not config.is_built:
+            from soundwave.model.builder import load_speechllm_parts  # the builder imports this module
+
+            parts = load_speechllm_parts(config)
+        if parts is None:
+            parts = SpeechLLMParts(SpeechEncoder(config.encoder_config), AutoModelForCausalLM.from_config(config.text_config))
+        else:  # pretrained weights: keep post_init's initialisation off them
+            mark_initialized(parts.encoder)
+            mark_initialized(parts.llm)
+        self.encoder = parts.encoder
+        self.projector = Projector(
+            in_dim=config.downsample_factor * parts.encoder.dim,
+            out_dim=parts.llm.config.hidden_size,
+            hidden_dim=config.projector_hidden_size,
+            n_layers=config.projector_n_layers,
+            activation=config.projector_activation,
+        )
+        self.llm = parts.llm
+        self.post_init()
+
+    # ---- what the processor and the Pipeline need -----------------------------------------------------------
+    @property
+    def input_kind(self) -> str:
+        """ "mel" (Whisper feature extractor) or "waveform" (wav2vec2 feature extractor)."""
+        return self.encoder.input_kind
+
+    @property
+    def placeholder_token(self) -> str:
+        return self.config.audio_token
+
+    @property
+    def placeholder_id(self) -> int:
+        if self.config.audio_token_id is None:
+            raise ConfigError(f"SpeechLLMConfig.audio_token_id is not set: add {self.config.audio_token!r} first")
+        return self.config.audio_token_id
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.llm.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.llm.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        return self.llm.get_output_embeddings()
+
+    def _init_weights(self, module: nn.Module) -> None:  # parts initialise themselves (projector: xavier)
+        pass
+
+    # ---- the figure -------------------------------------------------------------------------------------------
+    def encode_audio(self, audios: Tensor, audio_lengths: Tensor | None = None) -> SpeechEncoding:
+        """Audio -> projected audio embeds, one LLM vector per k encoder frames.
+
+        Args:
+            audios: (B, n_mels, F) log-mel ("mel") or (B, N) 16 kHz waveforms ("waveform"), right-padded.
+            audio_lengths: (B,) valid mel frames / samples per row (None: whole rows).
+        """
+        frames, frame_lengths = self.encoder(audios, audio_lengths)  # (B, T, D_a)
+        # frames past each length are zeroed, the tail padded with zero frames to a multiple of k
+        stacked, lengths = stack_frames(frames, frame_lengths, stack=self.config.downsample_factor)  # (B, K, k*D_a)
+        embeds = self.projector(stacked.to(self.projector.residual.weight.dtype))  # (B, K, D)
+        return SpeechEncoding(embeds, lengths, frames, frame_lengths)
+
+    def splice(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None,
+        audio: SpeechEncoding,
+        labels: Tensor | None = None,
+        padding_side: str = "right",
+    ) -> SplicedInputs:
+        """Put each row's audio embeds where its `<audio>` is."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        text_embeds = self.get_input_embeddings()(input_ids)  # (B, S, D)
+        return splice_audio(
+            text_embeds,
+            input_ids,
+            attention_mask,
+            audio.embeds.to(text_embeds.dtype),
+            audio.lengths,
+            self.placeholder_id,
+            labels=labels,
+            padding_side=padding_side,
+        )
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        audios: Tensor | None = None,
+        audio_lengths: Tensor | None = None,
+        labels: Tensor | None = None,
+        **llm_kwargs,
+    ) -> SpeechLLMOutput:
+        """Training / scoring forward: next-token CE over the spliced sequence.
+
+        Args:
+            input_ids: (B, S) prompt (+ answer) ids with one `<audio>` per row, right-padded.
+            attention_mask: (B, S) 1 for tokens, 0 for padding.
+            audios: (B, n_mels, F) or (B, N) audio; None runs the LLM on the text alone (no placeholder).
+            audio_lengths: (B,) valid mel frames / samples per row.
+            labels: (B, S) next-token targets, IGNORE_INDEX where no loss (the prompt).
+        """
+        audio = None
+        if audios is None:
+            if attention_mask is None:
+                attention_mask = torch.ones_like(input_ids)
+            positions = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+            embeds, mask, spliced_labels = self.get_input_embeddings()(input_ids), attention_mask, labels
+        else:
+            audio = self.encode_audio(audios, audio_lengths)
+            inputs = self.splice(input_ids, attention_mask, audio, labels=labels)
+            embeds, mask, positions, spliced_labels = inputs.embeds, inputs.attention_mask, inputs.position_ids, inputs.labels
+        out = self.llm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, **llm_kwargs)
+        loss = lm_loss(out.logits, spliced_labels) if labels is not None else None
+        return SpeechLLMOutput(
+            loss=loss,
+            logits=out.logits,
+            labels=spliced_labels,
+            attention_mask=mask,
+            past_key_values=getattr(out, "past_key_values", None),
+            audio=audio,
+        )
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        audios: Tensor | None = None,
+        audio_lengths: Tensor | None = None,
+        **generate_kwargs,
+    ) -> Tensor:
+        """Generate from left-padded prompts (right-padded ones are moved left). Returns only the new ids (B, N)."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        input_ids, attention_mask = move_padding_left(input_ids, attention_mask)
+        generate_kwargs.setdefault("pad_token_id", self.config.llm_pad_token_id)
+        if audios is None:  # text only
+            positions = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+            embeds, mask = self.get_input_embeddings()(input_ids), attention_mask
+        else:
+            inputs = self.splice(input_ids, attention_mask, self.encode_audio(audios, audio_lengths), padding_side="left")
+            embeds, mask, positions = inputs.embeds, inputs.attention_mask, inputs.position_ids
+        return self.llm.generate(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, **generate_kwargs)
+
+
+def mark_initialized(module: nn.Module) -> None:
+    """Flag pretrained weights so transformers' `post_init` leaves them alone."""
+    for sub in module.modules():
+        sub._is_hf_initialized = True
+    for tensor in [*module.parameters(), *module.buffers()]:
+        tensor._is_hf_initialized = True

@@ -1,0 +1,118 @@
+"""Pipeline: batched == one by one, bad items fail alone, streaming, long audio, context limits, chat."""
+
+import json
+
+import numpy as np
+import pytest
+
+from soundwave.errors import SoundwaveError
+from soundwave.inference.chat import Conversation
+from soundwave.inference.generation import GenerationConfig
+
+GREEDY = {"greedy": True, "max_new_tokens": 8}
+
+
+def test_generate_batch_matches_single_in_input_order(pipe, clips):
+    items = [{"audio": clips[1], "prompt": "Translate to German."}, {"audio": clips[0], "prompt": "What is said?"}]
+    batched = pipe.generate_batch(items, **GREEDY)
+    alone = [pipe.generate(i["audio"], i["prompt"], **GREEDY) for i in items]
+    assert [r.text for r in batched] == [r.text for r in alone]
+    assert all(r.output_tokens > 0 and r.audio_tokens > 0 for r in batched)
+    assert batched[0].input_tokens == alone[0].input_tokens
+
+
+def test_bad_item_fails_only_itself(pipe, clips, tmp_path):
+    (tmp_path / "broken.mp3").write_bytes(b"\x00\x01garbage")
+    results = pipe.generate_batch(
+        [{"audio": clips[0], "prompt": "Hi"}, {"audio": str(tmp_path / "broken.mp3"), "prompt": "Hi"}], **GREEDY
+    )
+    assert results[0].error is None and results[0].text
+    assert "broken.mp3" in results[1].error
+
+
+def test_generate_raises_for_bad_audio(pipe, tmp_path):
+    with pytest.raises(SoundwaveError, match="empty.wav"):
+        (tmp_path / "empty.wav").write_bytes(b"")
+        pipe.generate(str(tmp_path / "empty.wav"), "Hi", **GREEDY)
+
+
+def test_stream_yields_the_same_text(pipe, clips):
+    pieces = list(pipe.stream(clips[0], "What is said?", **GREEDY))
+    assert len(pieces) >= 1
+    assert "".join(pieces).strip() == pipe.generate(clips[0], "What is said?", **GREEDY).text
+
+
+def test_array_input_any_rate(pipe, clips):
+    import soundfile as sf
+    import soxr
+
+    wave, rate = sf.read(clips[0], dtype="float32")
+    resampled = soxr.resample(wave, rate, 8000)
+    result = pipe.generate_batch([{"audio": resampled, "prompt": "Hi", "sampling_rate": 8000}], **GREEDY)[0]
+    assert result.error is None and abs(result.audio_seconds - wave.shape[0] / rate) < 0.01
+
+
+def test_long_audio_is_windowed_not_cut(pipe):
+    rng = np.random.default_rng(0)
+    short = rng.normal(0, 0.1, 16000 * 20).astype(np.float32)
+    long = np.concatenate([short, short, short, short])  # 80 s: 3 windows of 30 s
+    batch = pipe.processor([long], [[]])
+    assert batch["windows_per_item"].tolist() == [3]
+    r_short = pipe.generate_batch([{"audio": short, "prompt": "Hi", "sampling_rate": 16000}], **GREEDY)[0]
+    r_long = pipe.generate_batch([{"audio": long, "prompt": "Hi", "sampling_rate": 16000}], **GREEDY)[0]
+    assert r_long.error is None
+    assert r_long.audio_tokens > 2 * r_short.audio_tokens
+
+
+def test_context_overflow_is_a_clear_error_for_that_item_only(pipe, clips, monkeypatch):
+    monkeypatch.setattr(pipe.model.config.text_config, "max_position_embeddings", 250)
+    long = np.zeros(16000 * 65, dtype=np.float32)
+    results = pipe.generate_batch(
+        [{"audio": clips[0], "prompt": "Hi"}, {"audio": long, "prompt": "Hi", "sampling_rate": 16000}], **GREEDY
+    )
+    assert results[0].error is None
+    assert "context of 250" in results[1].error and "s fits" in results[1].error
+
+
+def test_seeded_sampling_is_reproducible(pipe, clips):
+    a = pipe.generate(clips[0], "Hi", seed=3, max_new_tokens=6, temperature=1.0)
+    b = pipe.generate(clips[0], "Hi", seed=3, max_new_tokens=6, temperature=1.0)
+    assert a.text == b.text
+
+
+def test_generation_config_validates():
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        GenerationConfig(max_new_tokens=0)
+    with pytest.raises(ValueError, match="unknown generation option"):
+        GenerationConfig().with_overrides(temprature=0.5)
+    assert GenerationConfig().with_overrides(greedy=True).do_sample is False
+
+
+def test_chat_keeps_history_and_audio_turns(pipe, clips):
+    chat = Conversation(pipe)
+    first = chat.say("Hello there.", **GREEDY)
+    assert first.audio_tokens == 0
+    chat.attach(clips[0])
+    second = chat.say("What is said?", **GREEDY)
+    chat.attach(clips[1])
+    third = chat.say("And now?", **GREEDY)
+    assert second.audio_tokens > 0 and third.audio_tokens > second.audio_tokens  # both recordings in context
+    assert [t.role for t in chat.turns] == ["user", "assistant"] * 3
+    assert len(chat.audio) == 2
+    chat.reset()
+    assert chat.turns == [] and chat.audio == []
+
+
+def test_cli_ask_and_transcribe(clips, tmp_path, capsys):
+    from soundwave.cli import main
+
+    model = str(__import__("pathlib").Path(clips[0]).parents[1] / "checkpoint")
+    assert main(["ask", clips[0], "What is said?", "--model", model, "--greedy", "--max-new-tokens", "4"]) == 0
+    assert capsys.readouterr().out.strip()
+    out = tmp_path / "t.jsonl"
+    code = main(["transcribe", *clips, str(tmp_path / "missing.wav"), "--model", model, "--max-new-tokens", "4",
+                 "-o", str(out)])
+    assert code == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["file"] for line in lines] == [*clips, str(tmp_path / "missing.wav")]
+    assert lines[0]["error"] is None and "no such audio file" in lines[2]["error"]
