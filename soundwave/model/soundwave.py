@@ -140,21 +140,30 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
         """
         if mel is None or mel.shape[0] == 0:
             return self.empty_audio_encoding()
+        frames, frame_lengths = self.encode_frames(mel, mel_lengths)
+        return self.adapt_frames(frames, frame_lengths, windows_per_item)
+
+    def encode_frames(self, mel: Tensor, mel_lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Whisper encoder: (W, n_mels, F) -> frames (W, T, D_a) and frame_lengths (W,). Frozen in every stage."""
         if mel_lengths is None:
             mel_lengths = torch.full((mel.shape[0],), mel.shape[-1], device=mel.device, dtype=torch.long)
         mel = mel.to(self.dtype)
         if self.paper:
-            frames, frame_lengths = self.audio_encoder.encode_valid(
-                mel[..., : int(mel_lengths.max())], mel_lengths
-            )
-        else:
-            frames = self.audio_encoder.encode_window(mel)  # (W, 1500, D_a)
-            frame_lengths = torch.full((mel.shape[0],), frames.shape[1], device=mel.device, dtype=torch.long)
-        aligned, ctc_logits, ctc_lengths = self.align_adapter(frames, frame_lengths)  # (W, T', D), (W, T', V)
+            return self.audio_encoder.encode_valid(mel[..., : int(mel_lengths.max())], mel_lengths)
+        frames = self.audio_encoder.encode_window(mel)  # (W, 1500, D_a)
+        return frames, torch.full((mel.shape[0],), frames.shape[1], device=mel.device, dtype=torch.long)
+
+    def align(self, frames: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Alignment adapter: frames -> aligned (W, T', D), CTC logits (W, T', V), lengths (W,). Stage 1 stops here."""
+        return self.align_adapter(frames.to(self.dtype), frame_lengths)
+
+    def adapt_frames(
+        self, frames: Tensor, frame_lengths: Tensor, windows_per_item: Tensor | None = None
+    ) -> AudioEncoding:
+        """Alignment adapter -> CTC peaks -> shrinking adapter; windows of one item joined."""
+        aligned, ctc_logits, ctc_lengths = self.align(frames, frame_lengths)  # (W, T', D), (W, T', V)
         tokens = ctc_logits.argmax(dim=-1)  # (W, T')
-        embeds, lengths, keep = self.shrink_adapter(
-            aligned, tokens, ctc_lengths, blank_id=self.placeholder_id
-        )
+        embeds, lengths, keep = self.shrink_adapter(aligned, tokens, ctc_lengths, blank_id=self.placeholder_id)
         if windows_per_item is not None:
             embeds, lengths = join_windows(embeds, lengths, windows_per_item)
         return AudioEncoding(embeds, lengths, ctc_logits, ctc_lengths, tokens, keep, aligned)

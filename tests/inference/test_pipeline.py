@@ -116,3 +116,24 @@ def test_cli_ask_and_transcribe(clips, tmp_path, capsys):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["file"] for line in lines] == [*clips, str(tmp_path / "missing.wav")]
     assert lines[0]["error"] is None and "no such audio file" in lines[2]["error"]
+
+
+def test_int8_quantized_pipeline_answers(clips):
+    from soundwave.inference.pipeline import Pipeline
+
+    model_dir = str(__import__("pathlib").Path(clips[0]).parents[1] / "checkpoint")
+    quantized = Pipeline.from_pretrained(model_dir, quantize="int8")
+    full = Pipeline.from_pretrained(model_dir)
+    q = quantized.generate(clips[0], "What is said?", **GREEDY)
+    f = full.generate(clips[0], "What is said?", **GREEDY)
+    assert q.output_tokens > 0 and q.audio_tokens == f.audio_tokens  # CTC head kept in float: same shrinking
+    linear = quantized.model.llm.model.layers[0].self_attn.q_proj
+    assert "quantized" in type(linear).__module__
+
+
+def test_nf4_on_cpu_is_a_clear_error(clips):
+    from soundwave.inference.pipeline import Pipeline
+
+    model_dir = str(__import__("pathlib").Path(clips[0]).parents[1] / "checkpoint")
+    with pytest.raises(SoundwaveError, match="nf4 needs CUDA"):
+        Pipeline.from_pretrained(model_dir, quantize="nf4")

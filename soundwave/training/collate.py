@@ -1,0 +1,120 @@
+"""Examples -> a training batch: right-padded prompt + answer ids, labels on the answer only, CTC targets, audio.
+
+The answer's tokens are whatever the prompt format renders after the prompt, so any chat template works; for
+the release's format this includes the answer's leading BOS as a supervised label, as the release trains it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from soundwave.data.dataset import Example
+from soundwave.inference.processor import SpeechProcessor
+from soundwave.model.splice import IGNORE_INDEX
+from soundwave.prompts import Turn
+
+
+@dataclass
+class TrainBatch:
+    input_ids: Tensor  # (B, S) right-padded
+    attention_mask: Tensor  # (B, S)
+    labels: Tensor  # (B, S) IGNORE_INDEX except on the answer
+    audios_per_row: Tensor  # (B,) 0 for text-only rows, else 1
+    audios: Tensor | None  # (W, n_mels, F) windows of the rows with audio
+    audio_lengths: Tensor | None  # (W,)
+    windows_per_item: Tensor | None  # (N,) windows per audio
+    asr_targets: Tensor | None  # (N, T) transcript ids per audio, IGNORE_INDEX-padded
+    has_transcript: Tensor | None  # (N,) bool: the audio has a transcript and fits one window (CTC applies)
+    ids: list[str] = field(default_factory=list)  # sample ids, for the encoder cache and logs
+
+    def to(self, device) -> TrainBatch:
+        moved = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
+        return TrainBatch(**moved)
+
+    @property
+    def num_tokens(self) -> int:
+        return int((self.labels != IGNORE_INDEX).sum())
+
+
+def conversation_ids(processor: SpeechProcessor, prompt: str, answer: str, audio: bool) -> tuple[list[int], list[int]]:
+    """(ids, labels) of one exchange: prompt tokens get IGNORE_INDEX, the answer (and its end token) are labels."""
+    turns = [Turn("user", prompt, audio=audio)]
+    prompt_ids = processor.prompt_ids(turns, generation=True)
+    full = processor.prompt_ids([*turns, Turn("assistant", answer)], generation=False)
+    if full[: len(prompt_ids)] != prompt_ids:  # a template that renders the last turn differently
+        eos = processor.tokenizer.eos_token_id
+        full = prompt_ids + list(processor.tokenizer(answer, add_special_tokens=False).input_ids) + [eos]
+    return full, [IGNORE_INDEX] * len(prompt_ids) + full[len(prompt_ids) :]
+
+
+def transcript_ids(tokenizer, transcript: str) -> list[int]:
+    """CTC targets: the transcript's tokens without BOS (spec 3.8)."""
+    return list(tokenizer(transcript, add_special_tokens=False).input_ids)
+
+
+class TrainingCollator:
+    """Turns a list of `Example`s into a `TrainBatch` for one model's prompt format and feature extractor.
+
+    Args:
+        processor: the model's SpeechProcessor (prompt format, tokenizer, feature extractor, window).
+        max_tokens: truncate longer rows (None: no limit).
+    """
+
+    def __init__(self, processor: SpeechProcessor, max_tokens: int | None = None) -> None:
+        self.processor = processor
+        self.max_tokens = max_tokens
+
+    def __call__(self, examples: Sequence[Example]) -> TrainBatch:
+        rows, waves, targets, has_transcript = [], [], [], []
+        for example in examples:
+            sample, audio = example.sample, example.waveform is not None
+            ids, labels = conversation_ids(self.processor, sample.prompt, sample.answer, audio)
+            if self.max_tokens is not None:
+                ids, labels = ids[: self.max_tokens], labels[: self.max_tokens]
+            rows.append((ids, labels))
+            if audio:
+                waves.append(example.waveform)
+                text = sample.transcript or ""
+                targets.append(transcript_ids(self.processor.tokenizer, text) if text else [])
+                has_transcript.append(bool(text) and example.waveform.shape[0] <= self.processor.window)
+        input_ids, attention_mask, labels = self._pad(rows)
+        batch = TrainBatch(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            labels=labels,
+            audios_per_row=torch.tensor([int(e.waveform is not None) for e in examples]),
+            audios=None,
+            audio_lengths=None,
+            windows_per_item=None,
+            asr_targets=None,
+            has_transcript=None,
+            ids=[e.sample.id for e in examples],
+        )
+        if waves:
+            audio = self.processor.audio_batch(waves)
+            batch.audios, batch.audio_lengths, batch.windows_per_item = (
+                audio.audios,
+                audio.audio_lengths,
+                audio.windows_per_item,
+            )
+            width = max(1, max(len(t) for t in targets))
+            batch.asr_targets = torch.full((len(targets), width), IGNORE_INDEX, dtype=torch.long)
+            for i, target in enumerate(targets):
+                batch.asr_targets[i, : len(target)] = torch.tensor(target, dtype=torch.long)
+            batch.has_transcript = torch.tensor(has_transcript)
+        return batch
+
+    def _pad(self, rows: list[tuple[list[int], list[int]]]) -> tuple[Tensor, Tensor, Tensor]:
+        width = max(len(ids) for ids, _ in rows)
+        input_ids = torch.full((len(rows), width), self.processor.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+        for i, (ids, row_labels) in enumerate(rows):
+            input_ids[i, : len(ids)] = torch.tensor(ids)
+            mask[i, : len(ids)] = 1
+            labels[i, : len(ids)] = torch.tensor(row_labels)
+        return input_ids, mask, labels
