@@ -74,5 +74,5 @@ def processor_for(model, tokenizer, feature_extractor) -> SpeechProcessor:
         system_prompt=getattr(config, "system_prompt", None),
         placeholder=getattr(model, "placeholder_token", None) or "<audio_patch>",
         input_kind=getattr(model, "input_kind", "mel"),
-        window_seconds=getattr(config, "window_seconds", 30.0),
+        window_seconds=float(getattr(feature_extractor, "chunk_length", None) or getattr(config, "window_seconds", 30.0)),
     )

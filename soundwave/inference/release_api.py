@@ -54,7 +54,7 @@ def inference(model, audio_processor, tokenizer, prompt: str, audio_path, **gene
         audio_processor,
         prompt_format=model.config.prompt_format,
         system_prompt=model.config.system_prompt,
-        window_seconds=model.config.window_seconds,
+        window_seconds=float(getattr(audio_processor, "chunk_length", None) or model.config.window_seconds),
     )
     waveform = load_audio(audio_path)
     batch = processor([waveform], [[Turn("user", prompt, audio=True)]])

@@ -83,3 +83,18 @@ class AlignAdapter(nn.Module):
             x = self.layer(x.reshape(batch * n_frames, 1, dim)).reshape(batch, n_frames, dim)
         aligned = self.norm(x)
         return aligned, self.ctc_head(aligned), lengths
+
+
+def ctc_greedy_ids(tokens: Tensor, lengths: Tensor, blank_id: int) -> list[list[int]]:
+    """Greedy CTC decoding: collapse repeated labels, then drop blanks.
+
+    Args:
+        tokens: (B, T) argmax of the CTC head per frame.
+        lengths: (B,) valid frames per row.
+        blank_id: the CTC blank id.
+    """
+    decoded = []
+    for row, length in zip(tokens.tolist(), lengths.tolist(), strict=True):
+        row = row[:length]
+        decoded.append([t for i, t in enumerate(row) if t != blank_id and (i == 0 or t != row[i - 1])])
+    return decoded

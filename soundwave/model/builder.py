@@ -27,7 +27,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTra
 from soundwave.errors import ConfigError
 from soundwave.model.configuration import SoundwaveConfig
 from soundwave.model.loading import resolve_checkpoint_dir
-from soundwave.model.lora import LoraSpec, apply_lora
+from soundwave.model.lora import LoraSpec, apply_lora, is_lora_parameter
 from soundwave.model.soundwave import SoundwaveForCausalLM
 from soundwave.model.speech_encoder import (
     input_kind_of,
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 PAD_CANDIDATES = ("<|finetune_right_pad_id|>", "<|end_of_text|>", "<|endoftext|>", "<pad>")
 SOUNDWAVE_ONLY = ("adapter_num_heads", "adapter_ffn_size", "adapter_dropout", "ctc_weight", "mask_eot_keys")
 SOUNDWAVE_ONLY += ("prompt_format", "system_prompt")
+BASE_PREFIXES = ("llm.", "audio_encoder.", "encoder.")  # parameter names of the pretrained parts
 SPEECHLLM_ONLY = ("downsample_factor", "projector_n_layers", "projector_activation", "projector_hidden_size")
 
 
@@ -128,7 +129,8 @@ def build_model(
     """Build a model from a pretrained encoder and LLM; `options` are the other `ModelSpec` fields.
 
     Returns:
-        (model, tokenizer, feature_extractor); the model is in eval mode, on the CPU, in `dtype`.
+        (model, tokenizer, feature_extractor); the model is in eval mode, on the CPU, in `dtype`. The encoder,
+        the LLM and the CTC head are frozen; the adapters (and LoRA) are trainable (`set_trainable` changes it).
 
     Raises:
         ConfigError: an unknown option, or an option of the other adapter.
@@ -152,7 +154,16 @@ def build_from_spec(
         model, tokenizer, feature_extractor = build_speechllm(spec, dtype)
     if spec.lora is not None:
         model.llm = apply_lora(model.llm, spec.lora)
+    freeze_base(model)
     return model.eval(), tokenizer, feature_extractor
+
+
+def freeze_base(model: nn.Module) -> None:
+    """Freeze the encoder and the LLM (LoRA weights excepted) and Soundwave's CTC head; the adapters train."""
+    for name, param in model.named_parameters():
+        param.requires_grad_(not name.startswith(BASE_PREFIXES) or is_lora_parameter(name))
+    if isinstance(model, SoundwaveForCausalLM):
+        model.align_adapter.ctc_head.weight.requires_grad_(False)
 
 
 # ---- the two adapters -----------------------------------------------------------------------------------------
@@ -325,6 +336,8 @@ def set_pad_and_eos(tokenizer, llm: PreTrainedModel, placeholder_id: int, releas
     if is_llama3_style(tokenizer):
         eos.append(vocab[EOT])
     eos_ids = list(dict.fromkeys(i for i in eos if i is not None))
+    if not eos_ids:
+        raise ConfigError(f"{tokenizer.name_or_path}: no eos token in the tokenizer or the generation config")
     if release:
         pad_id = vocab[EOT]
     else:

@@ -21,6 +21,8 @@ from peft import LoraConfig, inject_adapter_in_model
 from peft.tuners.lora import LoraLayer
 from torch import Tensor, nn
 
+from soundwave.errors import ConfigError
+
 LORA_MARK = ".lora_"  # every LoRA parameter name holds it (lora_A, lora_B, lora_embedding_*, lora_magnitude_*)
 
 
@@ -35,11 +37,11 @@ class LoraSpec:
 
     def __post_init__(self) -> None:
         if self.r < 1:
-            raise ValueError(f"lora.r must be >= 1, got {self.r}")
+            raise ConfigError(f"lora.r must be >= 1, got {self.r}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"lora.dropout must be in [0, 1), got {self.dropout}")
+            raise ConfigError(f"lora.dropout must be in [0, 1), got {self.dropout}")
         if not self.target_modules:
-            raise ValueError("lora.target_modules is empty: name the Linear layers to adapt, e.g. ['q_proj', 'v_proj']")
+            raise ConfigError("lora.target_modules is empty: name the Linear layers to adapt, e.g. ['q_proj', 'v_proj']")
 
 
 def apply_lora(module: nn.Module, spec: LoraSpec) -> nn.Module:

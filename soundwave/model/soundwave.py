@@ -205,7 +205,7 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
 
     def forward(
         self,
-        input_ids: Tensor,
+        input_ids: Tensor | None = None,
         attention_mask: Tensor | None = None,
         audios: Tensor | None = None,
         labels: Tensor | None = None,
@@ -213,21 +213,36 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
         audio_lengths: Tensor | None = None,
         windows_per_item: Tensor | None = None,
         audios_per_row: Tensor | None = None,
+        encoder_frames: tuple[Tensor, Tensor] | None = None,
+        ctc_mask: Tensor | None = None,
         **llm_kwargs,
     ) -> SoundwaveOutput:
-        """The release's training/inference forward.
+        """The release's training/inference forward, plus what training stages need.
 
         Args:
-            input_ids: (B, S) prompt (+ answer) ids with one `<audio_patch>` per row.
+            input_ids: (B, S) prompt (+ answer) ids with one `<audio_patch>` per audio. None: alignment only
+                (stage 1): the encoder and alignment adapter run, the LLM does not, the loss is the CTC loss.
             attention_mask: (B, S) 1 for tokens, 0 for padding.
-            audios: (W, n_mels, F) log-mel windows (one per row unless `windows_per_item`).
+            audios: (W, n_mels, F) log-mel windows (one per row unless `windows_per_item` / `audios_per_row`).
             labels: (B, S) next-token targets, -100 where no loss (the prompt).
-            asr_targets: (B, N) transcript ids for the CTC loss, padded with -100.
+            asr_targets: (N, T) transcript ids per audio for the CTC loss, padded with -100.
             audio_lengths: (W,) valid mel frames per window (used by the paper mode).
             windows_per_item: (N,) windows per audio for long audio.
-            audios_per_row: (B,) audios (placeholders) per row for multi-audio conversations (default 1 each).
+            audios_per_row: (B,) audios (placeholders) per row (default 1 each; 0 for text-only rows).
+            encoder_frames: precomputed (frames (W, T, D_a), frame_lengths (W,)) of the frozen encoder.
+            ctc_mask: (N,) which audios count in the CTC loss (default: all).
         """
-        audio = self.encode_audio(audios, audio_lengths, windows_per_item)
+        frames, frame_lengths = self._frames(audios, audio_lengths, encoder_frames)
+        if input_ids is None:  # stage 1: CTC only, the LLM is never run
+            if frames is None:  # a batch of text-only samples: nothing to align
+                return SoundwaveOutput()
+            _, ctc_logits, ctc_lengths = self.align(frames, frame_lengths)
+            ctc = self._ctc(ctc_logits, ctc_lengths, asr_targets, windows_per_item, ctc_mask)
+            return SoundwaveOutput(loss=ctc, ctc_loss=ctc)
+        if frames is None:
+            audio = self.empty_audio_encoding()
+        else:
+            audio = self.adapt_frames(frames, frame_lengths, windows_per_item)
         inputs = self.splice(input_ids, attention_mask, audio, labels=labels, audios_per_row=audios_per_row)
         out = self.llm(
             inputs_embeds=inputs.embeds,
@@ -237,8 +252,8 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
         )
         ce = lm_loss(out.logits, inputs.labels) if labels is not None else None
         ctc = None
-        if asr_targets is not None:
-            ctc = ctc_loss(audio.ctc_logits, audio.ctc_lengths, asr_targets, blank_id=self.placeholder_id)
+        if asr_targets is not None and frames is not None:
+            ctc = self._ctc(audio.ctc_logits, audio.ctc_lengths, asr_targets, windows_per_item, ctc_mask)
         loss = None
         if ce is not None:
             loss = ce + self.config.ctc_weight * ctc if ctc is not None else ce
@@ -252,6 +267,25 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
             past_key_values=getattr(out, "past_key_values", None),
             audio=audio,
         )
+
+    def _frames(self, audios, audio_lengths, encoder_frames) -> tuple[Tensor | None, Tensor | None]:
+        """Encoder frames: given, or computed (without gradients when the encoder is frozen)."""
+        if encoder_frames is not None:
+            return encoder_frames
+        if audios is None or audios.shape[0] == 0:
+            return None, None
+        trains_encoder = self.training and any(p.requires_grad for p in self.audio_encoder.parameters())
+        with torch.set_grad_enabled(trains_encoder and torch.is_grad_enabled()):
+            return self.encode_frames(audios, audio_lengths)
+
+    def _ctc(self, ctc_logits, ctc_lengths, asr_targets, windows_per_item, ctc_mask) -> Tensor | None:
+        """CTC over the audios that fit one window and are selected by `ctc_mask` (None if there are none)."""
+        if asr_targets is None:
+            return None
+        windows, targets = ctc_rows(windows_per_item, ctc_mask, asr_targets.shape[0], ctc_logits.device)
+        if windows.numel() == 0:
+            return None
+        return ctc_loss(ctc_logits[windows], ctc_lengths[windows], asr_targets[targets], blank_id=self.placeholder_id)
 
     @torch.no_grad()
     def generate(
@@ -281,6 +315,24 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
             position_ids=inputs.position_ids,
             **generate_kwargs,
         )
+
+
+def ctc_rows(
+    windows_per_item: Tensor | None, ctc_mask: Tensor | None, n_audio: int, device
+) -> tuple[Tensor, Tensor]:
+    """Indices of (windows, targets) that take part in the CTC loss: single-window audios allowed by `ctc_mask`.
+
+    A transcript belongs to a whole recording; split into windows it has no per-window target, so such
+    recordings are left out of the CTC loss.
+    """
+    counts = windows_per_item if windows_per_item is not None else torch.ones(n_audio, dtype=torch.long)
+    counts = counts.to(device)
+    first_window = torch.cumsum(counts, 0) - counts  # (N,)
+    allowed = counts == 1
+    if ctc_mask is not None:
+        allowed &= ctc_mask.to(device).bool()
+    targets = allowed.nonzero(as_tuple=True)[0]
+    return first_window[targets], targets
 
 
 def move_padding_left(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:

@@ -30,6 +30,7 @@ class TrainBatch:
     asr_targets: Tensor | None  # (N, T) transcript ids per audio, IGNORE_INDEX-padded
     has_transcript: Tensor | None  # (N,) bool: the audio has a transcript and fits one window (CTC applies)
     ids: list[str] = field(default_factory=list)  # sample ids, for the encoder cache and logs
+    transcripts: list[str | None] = field(default_factory=list)  # per audio, for validation WER
 
     def to(self, device) -> TrainBatch:
         moved = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
@@ -93,6 +94,7 @@ class TrainingCollator:
             asr_targets=None,
             has_transcript=None,
             ids=[e.sample.id for e in examples],
+            transcripts=[e.sample.transcript for e in examples if e.waveform is not None],
         )
         if waves:
             audio = self.processor.audio_batch(waves)

@@ -1,0 +1,169 @@
+"""The training run's schema: `data`, `training` and `model` sections of one YAML file.
+
+The SpeechLLM seed's `config/train.yaml` loads as written; Soundwave stages add which parameters train (glob
+patterns), loss weights, `init_from` the previous stage, LoRA and task mixing (in `data`).
+
+    cfg = load_run_config("configs/mini/stage1_align.yaml", ["training.learning_rate=5e-4"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from soundwave.config.data import DataConfig
+from soundwave.errors import ConfigError
+from soundwave.model.lora import LoraSpec
+
+# The seed's `freeze_modules` names -> our parameter-name globs.
+MODULE_GROUPS = {
+    "encoder": ("audio_encoder.*", "speech_encoder.*"),
+    "speech_encoder": ("audio_encoder.*", "speech_encoder.*"),
+    "text_decoder": ("llm.*",),
+    "llm": ("llm.*",),
+    "projector": ("align_adapter.*", "shrink_adapter.*", "projector.*"),
+    "adapter": ("align_adapter.*", "shrink_adapter.*", "projector.*"),
+    "ctc_head": ("align_adapter.ctc_head.*",),
+}
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the two losses. lm = 0 skips the LLM entirely (stage 1: CTC only)."""
+
+    ctc: float = 0.3
+    lm: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.ctc < 0 or self.lm < 0 or self.ctc + self.lm == 0:
+            raise ConfigError(f"loss_weights must be >= 0 and not both 0, got ctc={self.ctc} lm={self.lm}")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How to train. Keys of the SpeechLLM seed plus the Soundwave stage keys."""
+
+    output_dir: str = "runs/default"
+    stage: str = "train"  # a label for logs; the code never branches on it
+    # which parameters train: `trainable` globs (empty: everything), minus `freeze_modules` groups and `frozen`
+    trainable: tuple[str, ...] = ()
+    freeze_modules: tuple[str, ...] = ()  # seed names: encoder, text_decoder, projector, ctc_head
+    frozen: tuple[str, ...] = ("align_adapter.ctc_head.*",)  # the CTC head stays the LLM's embeddings (paper)
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+    init_from: str | None = None  # the previous stage's output_dir (its final model) or a compact model dir
+    num_train_epochs: float = 1.0
+    max_steps: int | None = None  # optimizer steps; overrides num_train_epochs
+    per_device_train_batch_size: int = 8
+    per_device_eval_batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    warmup_steps: int = 0
+    warmup_ratio: float = 0.0  # used when warmup_steps is 0
+    lr_scheduler_type: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    optim: Literal["adamw_torch", "adamw_torch_fused"] = "adamw_torch"
+    max_grad_norm: float = 1.0
+    bf16: bool = False
+    fp16: bool = False
+    seed: int = 42
+    logging_steps: int = 10
+    eval_steps: int | None = None  # validate every N steps (None: only at the end, if there is eval data)
+    max_eval_batches: int | None = None
+    save_steps: int | None = None  # checkpoint every N steps (None: only at the end)
+    save_total_limit: int = 2  # step checkpoints kept (oldest removed)
+    gradient_checkpointing: bool = False
+    cache_encoder_outputs: bool = False  # stage 1 with a frozen encoder: encode each clip once
+    dataloader_num_workers: int = 0
+    max_tokens: int | None = None  # truncate longer rows
+    deepspeed: str | None = None  # a DeepSpeed JSON config, passed to accelerate
+    fsdp: bool = False  # shard with FSDP through accelerate (set up by `accelerate config` / launch flags)
+
+    def __post_init__(self) -> None:
+        if self.bf16 and self.fp16:
+            raise ConfigError("training: choose bf16 or fp16, not both")
+        for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "logging_steps"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"training.{key} must be >= 1, got {getattr(self, key)}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"training.learning_rate must be positive, got {self.learning_rate}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"training.max_steps must be >= 1, got {self.max_steps}")
+        unknown = [m for m in self.freeze_modules if m not in MODULE_GROUPS]
+        if unknown:
+            raise ConfigError(f"training.freeze_modules: unknown module(s) {unknown}; known: {sorted(MODULE_GROUPS)}")
+
+    @property
+    def frozen_patterns(self) -> tuple[str, ...]:
+        groups = tuple(p for name in self.freeze_modules for p in MODULE_GROUPS[name])
+        return groups + self.frozen
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """What to build. Our keys (`encoder`, `llm`, `adapter`, ...) or the SpeechLLM seed's, which imply
+    `adapter: speechllm`. Everything else is a `ModelSpec` field (see soundwave.model.builder)."""
+
+    encoder: str | None = None
+    llm: str | None = None
+    adapter: Literal["soundwave", "speechllm"] | None = None
+    speech_encoder_name_or_path: str | None = None  # seed name of `encoder`
+    text_decoder_name_or_path: str | None = None  # seed name of `llm`
+    mode: Literal["released", "paper"] | None = None
+    lora: LoraSpec | None = None
+    adapter_num_heads: int | None = None
+    adapter_ffn_size: int | None = None
+    adapter_dropout: float | None = None
+    ctc_weight: float | None = None
+    mask_eot_keys: bool | None = None
+    prompt_format: Literal["release", "chat_template"] | None = None
+    system_prompt: str | None = None
+    downsample_factor: int | None = None
+    projector_n_layers: int | None = None
+    projector_activation: str | None = None
+    projector_hidden_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.encoder and self.speech_encoder_name_or_path:
+            raise ConfigError("model: set encoder or speech_encoder_name_or_path, not both")
+        if self.llm and self.text_decoder_name_or_path:
+            raise ConfigError("model: set llm or text_decoder_name_or_path, not both")
+
+    def to_spec(self):
+        """The ModelSpec this section describes (unset fields take the ModelSpec defaults)."""
+        from soundwave.model.builder import ModelSpec
+
+        encoder = self.encoder or self.speech_encoder_name_or_path
+        llm = self.llm or self.text_decoder_name_or_path
+        if not encoder or not llm:
+            raise ConfigError("model: name both an encoder (encoder:) and an LLM (llm:)")
+        seed_style = self.speech_encoder_name_or_path is not None or self.text_decoder_name_or_path is not None
+        adapter = self.adapter or ("speechllm" if seed_style else "soundwave")
+        skip = {"encoder", "llm", "adapter", "speech_encoder_name_or_path", "text_decoder_name_or_path"}
+        options = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in skip and getattr(self, f.name) is not None
+        }
+        return ModelSpec(encoder=encoder, llm=llm, adapter=adapter, **options)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run: data, training and model."""
+
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+
+def load_run_config(path: str | Path | dict, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read a run YAML (or dict) with dotted `key=value` overrides. Raises ConfigError naming the key."""
+    from soundwave.config.loader import load_config
+
+    return load_config(RunConfig, path, overrides)

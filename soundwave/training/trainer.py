@@ -1,0 +1,318 @@
+"""The training loop: one explicit loop on `accelerate` for every stage (stages differ by config only).
+
+    seed -> build the model from its base parts -> init_from the previous stage -> choose what trains ->
+    data -> optimizer + schedule -> loop (step, clip, log every N, validate every M, checkpoint every K) ->
+    final model (compact format) + training-curve PNG.
+
+Runs on CPU, one GPU, or many under `accelerate launch` / `torchrun` (DDP; DeepSpeed and FSDP through
+accelerate's plugins). `resume=True` continues from the newest complete checkpoint to the same losses an
+uninterrupted run gets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load_file
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from soundwave.config.loader import save_config
+from soundwave.errors import CheckpointError, ConfigError
+from soundwave.training.collate import TrainBatch, TrainingCollator
+from soundwave.training.config import LossWeights, RunConfig, TrainingConfig
+from soundwave.training.state import checkpoints, load_checkpoint, save_checkpoint
+
+log = logging.getLogger(__name__)
+FINAL_DIR = "final"
+METRICS_FILE = "metrics.jsonl"
+
+
+# ---- set-up ---------------------------------------------------------------------------------------------------
+def make_accelerator(cfg: TrainingConfig):
+    from accelerate import Accelerator
+    from accelerate.utils import DeepSpeedPlugin
+
+    precision = "bf16" if cfg.bf16 else "fp16" if cfg.fp16 else "no"
+    if precision != "no" and not torch.cuda.is_available():
+        log.warning("%s requested but no GPU: training in float32 on the CPU", precision)
+        precision = "no"
+    plugin = DeepSpeedPlugin(hf_ds_config=cfg.deepspeed) if cfg.deepspeed else None
+    return Accelerator(
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        mixed_precision=precision,
+        deepspeed_plugin=plugin,
+    )
+
+
+def init_from_previous(model, path: str | Path) -> Path:
+    """Load the previous stage's trained tensors (its `final/` compact model) into `model`."""
+    from soundwave.model.compact import META_FILE, WEIGHTS_FILE, apply_compact_tensors, is_compact
+
+    path = Path(path)
+    if (path / FINAL_DIR).is_dir():
+        path = path / FINAL_DIR
+    if not is_compact(path):
+        raise CheckpointError(f"training.init_from: {path} is not a trained model (no {META_FILE}); run that stage")
+    meta = yaml.safe_load((path / META_FILE).read_text())
+    apply_compact_tensors(model, load_file(str(path / WEIGHTS_FILE)), meta["base"]["llm"]["vocab_size"], path)
+    return path
+
+
+def configure_trainable(model, cfg: TrainingConfig) -> int:
+    """`trainable` globs (empty: all), then freeze `freeze_modules` groups and `frozen` globs. Returns the count."""
+    from fnmatch import fnmatch
+
+    from soundwave.model.trainable import set_trainable
+
+    set_trainable(model, cfg.trainable or ("*",))
+    frozen = [p for p in cfg.frozen_patterns if any(fnmatch(n, p) for n, _ in model.named_parameters())]
+    for name, param in model.named_parameters():
+        if any(fnmatch(name, pattern) for pattern in frozen):
+            param.requires_grad_(False)
+    count = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if count == 0:
+        raise ConfigError("training: no parameter is left to train (check trainable / freeze_modules / frozen)")
+    return count
+
+
+def total_steps(cfg: TrainingConfig, batches_per_epoch: int) -> int:
+    if cfg.max_steps is not None:
+        return cfg.max_steps
+    return max(1, math.ceil(cfg.num_train_epochs * batches_per_epoch / cfg.gradient_accumulation_steps))
+
+
+def make_optimizer(model, cfg: TrainingConfig, steps: int):
+    from transformers import get_scheduler
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        params,
+        lr=cfg.learning_rate,
+        betas=(cfg.adam_beta1, cfg.adam_beta2),
+        eps=cfg.adam_epsilon,
+        weight_decay=cfg.weight_decay,
+        fused=cfg.optim == "adamw_torch_fused" or None,
+    )
+    warmup = cfg.warmup_steps or int(round(cfg.warmup_ratio * steps))
+    scheduler = get_scheduler(cfg.lr_scheduler_type, optimizer, num_warmup_steps=warmup, num_training_steps=steps)
+    return optimizer, scheduler
+
+
+# ---- one step -------------------------------------------------------------------------------------------------
+def model_inputs(model, batch: TrainBatch, weights: LossWeights, encoder_frames=None) -> dict:
+    """Keyword arguments of the model's forward for this batch and these loss weights."""
+    from soundwave.model.soundwave import SoundwaveForCausalLM
+
+    inputs = {"audios": batch.audios, "audio_lengths": batch.audio_lengths}
+    text = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "labels": batch.labels}
+    if isinstance(model, SoundwaveForCausalLM):
+        inputs.update(windows_per_item=batch.windows_per_item, audios_per_row=batch.audios_per_row)
+        if weights.ctc > 0:
+            inputs.update(asr_targets=batch.asr_targets, ctc_mask=batch.has_transcript)
+        if encoder_frames is not None:
+            inputs["encoder_frames"] = encoder_frames
+        if weights.lm > 0:
+            inputs.update(text)
+        return inputs
+    return inputs | text | {"audios_per_row": batch.audios_per_row}
+
+
+def combine_losses(out, weights: LossWeights, params) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted sum of the losses the model returned; a zero loss still tied to the graph if none applies."""
+    parts = {}
+    total = None
+    for name, weight in (("ce_loss", weights.lm), ("ctc_loss", weights.ctc)):
+        value = getattr(out, name, None)
+        if value is not None and weight > 0:
+            parts[name] = float(value.detach())
+            total = weight * value if total is None else total + weight * value
+    if total is None:
+        total = sum(p.sum() * 0.0 for p in params)
+    parts["loss"] = float(total.detach())
+    return total, parts
+
+
+class EncoderCache:
+    """Frozen encoder outputs kept per sample id (stage 1 encodes each clip once). CPU, float16, bounded."""
+
+    def __init__(self, max_bytes: int = 4 * 1024**3) -> None:
+        self.frames: dict[str, tuple[torch.Tensor, int]] = {}
+        self.max_bytes, self.bytes = max_bytes, 0
+
+    def lookup(self, model, batch: TrainBatch):
+        """(frames, frame_lengths) for the batch, computing and storing the missing ones."""
+        if batch.audios is None or batch.windows_per_item is None or bool((batch.windows_per_item != 1).any()):
+            return None
+        audio_ids = [i for i, n in zip(batch.ids, batch.audios_per_row.tolist(), strict=True) if n]
+        if len(audio_ids) != batch.audios.shape[0]:
+            return None
+        missing = [j for j, key in enumerate(audio_ids) if key not in self.frames]
+        if missing:
+            with torch.no_grad():
+                index = torch.tensor(missing, device=batch.audios.device)
+                frames, lengths = model.encode_frames(batch.audios[index], batch.audio_lengths[index])
+            for j, frame, length in zip(missing, frames, lengths.tolist(), strict=True):
+                if self.bytes < self.max_bytes:
+                    stored = frame[:length].to("cpu", torch.float16)
+                    self.frames[audio_ids[j]] = (stored, length)
+                    self.bytes += stored.numel() * 2
+                else:
+                    return frames_for(model, batch)
+        rows = [self.frames[key] for key in audio_ids]
+        width = max(r[0].shape[0] for r in rows)
+        frames = torch.zeros(len(rows), width, rows[0][0].shape[-1], dtype=model.dtype)
+        for j, (stored, length) in enumerate(rows):
+            frames[j, :length] = stored.to(model.dtype)
+        lengths = torch.tensor([r[1] for r in rows])
+        return frames.to(batch.audios.device), lengths.to(batch.audios.device)
+
+
+def frames_for(model, batch: TrainBatch):
+    with torch.no_grad():
+        return model.encode_frames(batch.audios, batch.audio_lengths)
+
+
+# ---- the loop -------------------------------------------------------------------------------------------------
+def train(cfg: RunConfig, resume: bool = False) -> Path:
+    """Train one stage. Returns the directory of the final model (compact format)."""
+    from accelerate.utils import set_seed
+
+    from soundwave.data.build import build_eval_data, build_training_data
+    from soundwave.inference.loader import processor_for
+    from soundwave.model.builder import build_from_spec
+    from soundwave.training.metrics_log import MetricsLog
+    from soundwave.training.plots import plot_training_curves
+    from soundwave.training.validate import validate
+
+    tcfg = cfg.training
+    accelerator = make_accelerator(tcfg)
+    set_seed(tcfg.seed)
+    run_dir = Path(tcfg.output_dir)
+    if resume and not checkpoints(run_dir):
+        raise CheckpointError(f"--resume: no checkpoint in {run_dir} to resume from")
+    spec = cfg.model.to_spec()
+    model, tokenizer, extractor = build_from_spec(spec)
+    if tcfg.init_from:
+        source = init_from_previous(model, tcfg.init_from)
+        log.info("initialised from %s", source)
+    trainable = configure_trainable(model, tcfg)
+    total = sum(p.numel() for p in model.parameters())
+    log.info("training %s of %s parameters (%.2f%%)", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
+    if tcfg.gradient_checkpointing:
+        model.llm.gradient_checkpointing_enable()
+    processor = processor_for(model, tokenizer, extractor)
+
+    micro_batches_probe = build_training_data(
+        cfg.data, batch_size=tcfg.per_device_train_batch_size, num_batches=1,
+        rank=accelerator.process_index, world_size=accelerator.num_processes,
+    )
+    steps = total_steps(tcfg, micro_batches_probe.batches_per_epoch)
+    data = build_training_data(
+        cfg.data,
+        batch_size=tcfg.per_device_train_batch_size,
+        num_batches=steps * tcfg.gradient_accumulation_steps,
+        rank=accelerator.process_index,
+        world_size=accelerator.num_processes,
+    )
+    collator = TrainingCollator(processor, max_tokens=tcfg.max_tokens)
+    loader = DataLoader(
+        data.dataset, batch_sampler=data.sampler, collate_fn=collator, num_workers=tcfg.dataloader_num_workers
+    )
+    eval_data = None
+    if cfg.data.eval_datasets:
+        eval_data = build_eval_data(
+            cfg.data, batch_size=tcfg.per_device_eval_batch_size,
+            rank=accelerator.process_index, world_size=accelerator.num_processes,
+        )
+    optimizer, scheduler = make_optimizer(model, tcfg, steps)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    core = accelerator.unwrap_model(model)
+    params = [p for p in core.parameters() if p.requires_grad]
+
+    step = 0
+    if resume:
+        latest = checkpoints(run_dir)[-1]
+        state = load_checkpoint(latest, core, optimizer, scheduler)
+        step = state["step"]
+        data.sampler.load_state_dict(state["data"])
+        log.info("resumed from %s at step %d", latest, step)
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+    metrics = MetricsLog(run_dir, enabled=accelerator.is_main_process, truncate_after=step)
+    cache = EncoderCache() if tcfg.cache_encoder_outputs else None
+    weights = tcfg.loss_weights
+
+    model.train()
+    bar = tqdm(total=steps, initial=step, desc=tcfg.stage, unit="step", disable=not accelerator.is_local_main_process)
+    window = {"loss": 0.0, "samples": 0, "tokens": 0, "micro": 0}
+    started = time.perf_counter()
+    for batch in loader:
+        if step >= steps:
+            break
+        batch = batch.to(accelerator.device)
+        with accelerator.accumulate(model):
+            frames = cache.lookup(core, batch) if cache is not None else None
+            out = model(**model_inputs(core, batch, weights, frames))
+            loss, parts = combine_losses(out, weights, params)
+            accelerator.backward(loss)
+            grad_norm = None
+            if accelerator.sync_gradients and tcfg.max_grad_norm > 0:
+                grad_norm = float(accelerator.clip_grad_norm_(params, tcfg.max_grad_norm))
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+        window["micro"] += 1
+        window["samples"] += len(batch.ids)
+        window["tokens"] += batch.num_tokens
+        for key, value in parts.items():
+            window[key] = window.get(key, 0.0) + value
+        if not accelerator.sync_gradients:
+            continue
+        step += 1
+        bar.update(1)
+        if step % tcfg.logging_steps == 0 or step == steps:
+            elapsed = time.perf_counter() - started
+            row = {k: window[k] / window["micro"] for k in parts}
+            row.update(
+                lr=scheduler.get_last_lr()[0],
+                samples_per_s=window["samples"] / elapsed,
+                grad_norm=grad_norm,
+            )
+            metrics.log("train", step, row)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", sps=f"{row['samples_per_s']:.1f}")
+            window = {"loss": 0.0, "samples": 0, "tokens": 0, "micro": 0}
+            started = time.perf_counter()
+        if eval_data is not None and tcfg.eval_steps and step % tcfg.eval_steps == 0:
+            metrics.log("valid", step, validate(model, core, eval_data, collator, weights, tcfg, accelerator))
+            model.train()
+        if tcfg.save_steps and step % tcfg.save_steps == 0 and step < steps:
+            accelerator.wait_for_everyone()
+            if accelerator.is_main_process:
+                # batches actually trained (the DataLoader's sampler runs ahead by its prefetch)
+                position = {"batches": step * tcfg.gradient_accumulation_steps}
+                state = {"step": step, "data": position, "stage": tcfg.stage}
+                save_checkpoint(run_dir, step, core, optimizer, scheduler, state, cfg, tcfg.save_total_limit)
+    bar.close()
+    if eval_data is not None:
+        metrics.log("valid", step, validate(model, core, eval_data, collator, weights, tcfg, accelerator))
+    accelerator.wait_for_everyone()
+    final = run_dir / FINAL_DIR
+    if accelerator.is_main_process:
+        from soundwave.model.compact import save_compact
+
+        save_compact(core, tokenizer, extractor, final, spec)
+        data.skips.save(run_dir / "data_skips.json")
+        (run_dir / "summary.json").write_text(
+            json.dumps({"steps": step, "trainable_parameters": trainable, "skipped": data.skips.total}, indent=2)
+        )
+        metrics.close()
+        plot_training_curves(run_dir / METRICS_FILE, run_dir / "training_curves.png")
+    return final

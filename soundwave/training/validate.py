@@ -1,0 +1,45 @@
+"""Validation during training: mean losses over the eval data, and greedy-CTC WER when the CTC head trains."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import DataLoader
+
+from soundwave.model.align_adapter import ctc_greedy_ids
+from soundwave.training.collate import TrainingCollator
+
+
+@torch.no_grad()
+def validate(model, core, eval_data, collator: TrainingCollator, weights, tcfg, accelerator) -> dict:
+    """Mean losses (and `wer` of greedy CTC decoding against the transcripts, for Soundwave models)."""
+    from soundwave.eval.metrics import wer
+    from soundwave.eval.normalize import normalize_text
+    from soundwave.training.trainer import combine_losses, model_inputs
+
+    model.eval()
+    loader = DataLoader(eval_data.dataset, batch_sampler=eval_data.batches, collate_fn=collator)
+    totals: dict[str, float] = {}
+    batches, references, hypotheses = 0, [], []
+    tokenizer = collator.processor.tokenizer
+    for index, batch in enumerate(loader):
+        if tcfg.max_eval_batches is not None and index >= tcfg.max_eval_batches:
+            break
+        batch = batch.to(accelerator.device)
+        out = model(**model_inputs(core, batch, weights))
+        _, parts = combine_losses(out, weights, [])
+        for key, value in parts.items():
+            totals[key] = totals.get(key, 0.0) + value
+        batches += 1
+        if weights.ctc > 0 and hasattr(core, "align") and batch.audios is not None:
+            frames, lengths = core.encode_frames(batch.audios, batch.audio_lengths)
+            _, ctc_logits, ctc_lengths = core.align(frames, lengths)
+            decoded = ctc_greedy_ids(ctc_logits.argmax(-1), ctc_lengths, core.placeholder_id)
+            for ids, reference in zip(decoded, batch.transcripts, strict=True):
+                if reference:
+                    references.append(normalize_text(reference))
+                    hypotheses.append(normalize_text(tokenizer.decode(ids, skip_special_tokens=True)))
+    result = {key: value / max(batches, 1) for key, value in totals.items()}
+    if references:
+        result["wer"] = wer(references, hypotheses)
+    return result
+
