@@ -110,10 +110,10 @@ def compact_tensors(model: nn.Module, base_vocab: int) -> tuple[dict[str, Tensor
             keep[key] = tensor.detach()
     input_rows = model.get_input_embeddings().weight
     if input_rows.shape[0] > base_vocab:
-        keep[ADDED_INPUT_ROWS] = input_rows.detach()[base_vocab:]
+        keep[ADDED_INPUT_ROWS] = input_rows.detach()[base_vocab:].clone()
     output = model.get_output_embeddings()
     if output is not None and output.weight is not input_rows and output.weight.shape[0] > base_vocab:
-        keep[ADDED_OUTPUT_ROWS] = output.weight.detach()[base_vocab:]
+        keep[ADDED_OUTPUT_ROWS] = output.weight.detach()[base_vocab:].clone()
     return keep, ctc_from_embeddings
 
 
@@ -176,7 +176,9 @@ def apply_compact_tensors(model: nn.Module, tensors: dict[str, Tensor], base_voc
     rows = {k: tensors.pop(k) for k in (ADDED_INPUT_ROWS, ADDED_OUTPUT_ROWS) if k in tensors}
     unexpected = sorted(k for k in tensors if k not in state)
     mismatched = sorted(
-        f"{k}: {tuple(v.shape)} != {tuple(state[k].shape)}" for k, v in tensors.items() if k in state and v.shape != state[k].shape
+        f"{k}: {tuple(v.shape)} != {tuple(state[k].shape)}"
+        for k, v in tensors.items()
+        if k in state and v.shape != state[k].shape
     )
     if unexpected or mismatched:
         raise CheckpointError(

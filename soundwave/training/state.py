@@ -73,6 +73,14 @@ def save_checkpoint(run_dir, step, model, optimizer, scheduler, trainer_state: d
     return target
 
 
+def read_trainer_state(path: str | Path) -> dict:
+    """The step and data position a checkpoint was taken at."""
+    try:
+        return json.loads((Path(path) / STATE_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path}: unreadable {STATE_FILE} ({err})") from err
+
+
 def load_checkpoint(path: str | Path, model, optimizer, scheduler) -> dict:
     """Restore a checkpoint into live objects; returns the trainer state (step, data position, ...)."""
     path = Path(path)

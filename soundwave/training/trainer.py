@@ -27,7 +27,7 @@ from soundwave.config.loader import save_config
 from soundwave.errors import CheckpointError, ConfigError
 from soundwave.training.collate import TrainBatch, TrainingCollator
 from soundwave.training.config import LossWeights, RunConfig, TrainingConfig
-from soundwave.training.state import checkpoints, load_checkpoint, save_checkpoint
+from soundwave.training.state import checkpoints, load_checkpoint, read_trainer_state, save_checkpoint
 
 log = logging.getLogger(__name__)
 FINAL_DIR = "final"
@@ -239,9 +239,12 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     step = 0
     if resume:
         latest = checkpoints(run_dir)[-1]
-        state = load_checkpoint(latest, core, optimizer, scheduler)
+        state = read_trainer_state(latest)
         step = state["step"]
         data.sampler.load_state_dict(state["data"])
+    batches = iter(loader)  # creating the iterator draws from torch's RNG: before the RNG state is restored
+    if resume:
+        load_checkpoint(latest, core, optimizer, scheduler)
         log.info("resumed from %s at step %d", latest, step)
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -254,7 +257,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     bar = tqdm(total=steps, initial=step, desc=tcfg.stage, unit="step", disable=not accelerator.is_local_main_process)
     window = {"loss": 0.0, "samples": 0, "tokens": 0, "micro": 0}
     started = time.perf_counter()
-    for batch in loader:
+    for batch in batches:
         if step >= steps:
             break
         batch = batch.to(accelerator.device)

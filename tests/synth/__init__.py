@@ -1,0 +1,1 @@
+"""Tests of soundwave.synth: offline speech corpus synthesis."""

@@ -1,0 +1,84 @@
+"""Text sources: numbers in words, cleaning, fortunes, facts whose answers come from the sentence."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from soundwave.synth import facts, instructions, text
+from soundwave.synth.tasks import draft, text_bucket
+
+_FILLER = {"the", "a", "at", "in", "on", "by", "every", "is", "years", "old", "platform", "dollars", "next", "to"}
+
+
+@pytest.mark.parametrize(
+    ("n", "words"),
+    [(0, "zero"), (13, "thirteen"), (40, "forty"), (42, "forty-two"), (105, "one hundred five"),
+     (2024, "two thousand twenty-four"), (999_999, "nine hundred ninety-nine thousand nine hundred ninety-nine")],
+)  # fmt: skip
+def test_number_words(n: int, words: str) -> None:
+    assert text.number_words(n) == words
+
+
+def test_clock_words() -> None:
+    assert text.clock_words(7, 30) == "seven thirty"
+    assert text.clock_words(9, 0) == "nine o'clock"
+    assert text.clock_words(6, 5) == "six oh five"
+
+
+def test_speakable_spells_small_numbers_and_rejects_what_engines_read_differently() -> None:
+    assert text.speakable("I have 3 cats  and 12 (small) dogs") == "I have three cats and twelve small dogs."
+    assert text.speakable("\u201cHello,\u201d she said.") == "Hello, she said."
+    for bad in ("It was 1984.", "Pi is 3.14.", "It costs $5.", "a <b> tag", "", "-- Author"):
+        assert text.speakable(bad) is None, bad
+
+
+def test_sources_are_deterministic_and_speakable() -> None:
+    for name, source in text.SOURCES.items():
+        first = [source(random.Random(5)) for _ in range(3)]
+        assert first == [source(random.Random(5)) for _ in range(3)], name
+        for _ in range(50):
+            sentence = source(random.Random(_))
+            assert text.speakable(sentence) == sentence, (name, sentence)
+
+
+@pytest.mark.skipif(not text.fortunes(), reason="Debian fortunes not installed (apt-get install fortunes)")
+def test_fortunes_are_short_and_clean() -> None:
+    pool = text.fortunes()
+    assert len(pool) > 1000
+    assert all(4 <= len(f.split()) <= 20 and not re.search(r"\d|--|\t|\n", f) for f in pool)
+
+
+def test_every_fact_question_is_answered_by_its_sentence() -> None:
+    rng = random.Random(0)
+    seen_templates = set()
+    for _ in range(400):
+        fact = facts.spoken_fact(rng)
+        seen_templates.add(fact.template)
+        assert fact.question.endswith("?") and "{" not in fact.sentence + fact.question + fact.answer
+        content = [w for w in re.findall(r"[\w'-]+", fact.answer.lower()) if w not in _FILLER]
+        sentence = fact.sentence.lower()
+        assert all(w in sentence or w.removesuffix("'s") in sentence for w in content), fact
+    assert seen_templates == set(range(len(facts.FACTS)))
+
+
+def test_instruction_answers_are_right() -> None:
+    rng = random.Random(1)
+    for _ in range(200):
+        prompt, answer = instructions.KINDS["arithmetic"](rng)
+        a, op, b = re.search(r"(\d+) (plus|minus|times) (\d+)", prompt).groups()
+        assert int(answer) == {"plus": int(a) + int(b), "minus": int(a) - int(b), "times": int(a) * int(b)}[op]
+    kind, prompt, answer = instructions.instruction(random.Random(2))
+    assert kind in instructions.KINDS and prompt and answer
+
+
+def test_text_buckets_split_by_hash_and_draft_respects_them() -> None:
+    buckets = [text_bucket(f"sentence {i}", 0.1) for i in range(2000)]
+    assert 0.07 < buckets.count("valid") / 2000 < 0.13 and 0.07 < buckets.count("test") / 2000 < 0.13
+    sources = {"everyday": 1.0, "fortune": 1.0, "words": 1.0}
+    for bucket in ("train", "valid", "test"):
+        for task in ("asr", "qa", "gender", "text"):
+            result = draft(task, random.Random(3), sources, bucket, holdout=0.1)
+            assert text_bucket(result.spoken or result.prompt, 0.1) == bucket

@@ -1,0 +1,197 @@
+"""The training loop on tiny models: three chained stages, overfitting, exact resume, frozen parts, bad data."""
+
+import copy
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from soundwave.errors import ConfigError
+from soundwave.training import trainer as trainer_module
+from soundwave.training.config import load_run_config
+from soundwave.training.trainer import train
+
+STAGE1 = {"stage": "align", "trainable": ["align_adapter.*"], "loss_weights": {"ctc": 1.0, "lm": 0.0}}
+STAGE2 = {"stage": "shrink", "trainable": ["align_adapter.*", "shrink_adapter.*", "*lora_*"],
+          "loss_weights": {"ctc": 0.3, "lm": 1.0}}
+STAGE3 = {"stage": "sft", "trainable": ["*lora_*", "shrink_adapter.*"], "loss_weights": {"ctc": 0.3, "lm": 1.0}}
+LORA = {"r": 4, "alpha": 8, "dropout": 0.0}
+
+
+def rows(run_dir, split="train"):
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["split"] == split]
+
+
+def test_three_stages_chain(run_config, tmp_path):
+    s1 = run_config(tmp_path / "s1", max_steps=3, cache_encoder_outputs=True, eval_steps=3, **STAGE1)
+    final1 = train(load_run_config(s1))
+    s2 = run_config(tmp_path / "s2", max_steps=3, init_from=str(tmp_path / "s1"), **STAGE2)
+    s2["model"]["lora"] = LORA
+    final2 = train(load_run_config(s2))
+    s3 = copy.deepcopy(s2)
+    s3["training"].update(output_dir=str(tmp_path / "s3"), init_from=str(tmp_path / "s2"), **STAGE3)
+    final3 = train(load_run_config(s3))
+    for run_dir in ("s1", "s2", "s3"):
+        assert (tmp_path / run_dir / "training_curves.png").stat().st_size > 1000
+        assert (tmp_path / run_dir / "config.yaml").is_file()
+    assert "wer" in rows(tmp_path / "s1", "valid")[0]
+    assert "ce_loss" not in rows(tmp_path / "s1")[0]  # stage 1 never runs the LLM
+    w1, w2, w3 = (load_file(str(f / "weights.safetensors")) for f in (final1, final2, final3))
+    key = "align_adapter.proj.weight"
+    assert not torch.equal(w1[key], w2[key])  # stage 2 went on training the alignment adapter
+    assert torch.equal(w2[key], w3[key])  # stage 3 did not train it
+    assert any("lora" in k for k in w3)
+    from soundwave.inference.pipeline import Pipeline
+
+    result = Pipeline.from_pretrained(str(final3)).generate(
+        s1["data"]["datasets"][0]["path"].replace("train.jsonl", "") and
+        str(__import__("tests.training.conftest", fromlist=["AUDIO"]).AUDIO / "example_1.wav"),
+        "What does the person say?", greedy=True, max_new_tokens=5,
+    )
+    assert result.audio_tokens >= 0 and result.output_tokens > 0
+
+
+def test_tiny_model_overfits(run_config, tmp_path, manifest):
+    two = tmp_path / "two.jsonl"
+    two.write_text("".join(manifest.read_text().splitlines(keepends=True)[:2]))
+    cfg = run_config(tmp_path / "fit", max_steps=30, lr_scheduler_type="constant", per_device_train_batch_size=2,
+                     trainable=["align_adapter.*", "shrink_adapter.*", "llm.*"], loss_weights={"ctc": 0.3, "lm": 1.0})
+    cfg["data"]["datasets"] = [{"path": str(two)}]
+    train(load_run_config(cfg))
+    losses = [r["ce_loss"] for r in rows(tmp_path / "fit")]
+    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    assert last < 0.5 * first, (first, last)
+
+
+def test_resume_equals_uninterrupted(run_config, tmp_path, monkeypatch):
+    def config(name):
+        cfg = run_config(tmp_path / name, max_steps=6, save_steps=3, **STAGE2)
+        cfg["model"]["lora"] = {**LORA, "dropout": 0.1}  # dropout: the RNG state must be restored too
+        return load_run_config(cfg)
+
+    train(config("whole"))
+    real_save = trainer_module.save_checkpoint
+
+    def save_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        raise KeyboardInterrupt("killed after the checkpoint")
+
+    monkeypatch.setattr(trainer_module, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train(config("killed"))
+    monkeypatch.setattr(trainer_module, "save_checkpoint", real_save)
+    assert not (tmp_path / "killed" / "final").exists()
+    train(config("killed"), resume=True)
+    whole, resumed = rows(tmp_path / "whole"), rows(tmp_path / "killed")
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4, 5, 6]
+    for a, b in zip(whole, resumed, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5), a["step"]
+    final_whole = load_file(str(tmp_path / "whole" / "final" / "weights.safetensors"))
+    final_resumed = load_file(str(tmp_path / "killed" / "final" / "weights.safetensors"))
+    for key, value in final_whole.items():
+        torch.testing.assert_close(final_resumed[key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_frozen_parameters_get_no_gradient_and_do_not_change(tiny_bases, manifest):
+    from soundwave.model.builder import build_model
+    from soundwave.training.config import TrainingConfig
+    from soundwave.training.trainer import configure_trainable
+
+    model, _, _ = build_model(str(tiny_bases["encoder"]), str(tiny_bases["llm"]), mode="paper")
+    count = configure_trainable(model, TrainingConfig(trainable=("align_adapter.*",)))
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    assert "align_adapter.ctc_head.weight" in frozen  # frozen by default: it stays the LLM's embeddings
+    assert count == sum(p.numel() for p in model.align_adapter.parameters()) - model.align_adapter.ctc_head.weight.numel()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.train()
+    mel = torch.randn(2, 80, 1000)
+    out = model(audios=mel, asr_targets=torch.tensor([[5, 6, 7], [8, 9, -100]]))
+    out.loss.backward()
+    for name, param in model.named_parameters():
+        if name in frozen:
+            assert param.grad is None, name
+    optimizer.step()
+    for name, param in model.named_parameters():
+        if name in frozen:
+            assert torch.equal(param, frozen[name]), name
+    assert not torch.equal(model.align_adapter.proj.weight, torch.zeros(1))
+
+
+def test_bad_samples_are_skipped_and_counted(run_config, tmp_path, manifest):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(manifest.read_text() + '{"audio": "missing.wav", "prompt": "x", "answer": "y"}\n{not json\n')
+    cfg = run_config(tmp_path / "run", max_steps=2, **STAGE1)
+    cfg["data"]["datasets"] = [{"path": str(bad)}]
+    train(load_run_config(cfg))
+    skips = json.loads((tmp_path / "run" / "data_skips.json").read_text())
+    assert json.dumps(skips).count("missing") >= 1
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["skipped"] == 2
+
+
+def test_cli_train_with_overrides_and_errors(run_config, tmp_path, capsys):
+    import yaml
+
+    from soundwave.cli import main
+
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(run_config(tmp_path / "cli", **STAGE1)))
+    assert main(["train", str(path), "training.max_steps=2"]) == 0
+    assert capsys.readouterr().out.strip().endswith("final")
+    assert main(["train", "--config", str(path), "training.max_steps=1", f"training.output_dir={tmp_path}/b"]) == 0
+    assert main(["train", str(path), "training.lerning_rate=1"]) == 1
+    assert "did you mean 'training.learning_rate'" in capsys.readouterr().err
+
+
+def test_resume_without_checkpoint_is_an_error(run_config, tmp_path):
+    from soundwave.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        train(load_run_config(run_config(tmp_path / "none", max_steps=1, **STAGE1)), resume=True)
+
+
+SEED_YAML = """\
+data:
+  data_path: "parler-tts/libritts_r_filtered"  # HuggingFace dataset path or local path
+  subset: "clean"           # Dataset subset (if applicable)
+  split: "train.clean.100"  # Dataset split to use
+  amount: ":100%"           # Percentage of dataset to use (e.g., ":10%", ":1000")
+  remap_keys: {"text_normalized": "transcription"}  # Map dataset fields to expected names
+  sampling_rate: 16000      # Target audio sampling rate
+  min_duration: 0.01        # Minimum audio duration (seconds)
+  max_duration: 15.0        # Maximum audio duration (seconds)
+  num_proc_for_preprocessing: 4  # Parallel preprocessing workers
+training:
+  output_dir: ./output/
+  freeze_modules: ["encoder", "text_decoder"]  # Modules to freeze during training
+  num_train_epochs: 3
+  per_device_train_batch_size: 4
+  gradient_accumulation_steps: 1
+  learning_rate: 1e-4
+  warmup_steps: 1000
+  bf16: true  # Use bfloat16 precision
+  lr_scheduler_type: cosine
+  optim: adamw_torch
+  max_grad_norm: 1.0
+model:
+  speech_encoder_name_or_path: "microsoft/wavlm-large"
+  text_decoder_name_or_path: "meta-llama/Llama-3.2-1B"
+  downsample_factor: 5  # Speech feature downsampling
+  projector_n_layers: 2  # Projector depth
+  projector_activation: "relu"
+  projector_hidden_size: 2048
+"""
+
+
+def test_seed_yaml_loads_as_written(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text(SEED_YAML)
+    cfg = load_run_config(path)
+    assert cfg.training.learning_rate == 1e-4 and cfg.training.bf16
+    assert cfg.data.remap_keys == {"text_normalized": "transcription"}
+    spec = cfg.model.to_spec()
+    assert spec.adapter == "speechllm" and spec.downsample_factor == 5
+    assert set(cfg.training.frozen_patterns) >= {"audio_encoder.*", "llm.*"}
+    with pytest.raises(ConfigError, match="training.num_train_epochs"):
+        load_run_config(path, ["training.num_train_epochs=three"])
