@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from soundwave.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class GenerationConfig:
@@ -37,7 +39,7 @@ class GenerationConfig:
             overrides["stop"] = (overrides["stop"],)
         unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
         if unknown:
-            raise ValueError(f"unknown generation option(s) {sorted(unknown)}")
+            raise ConfigError(f"unknown generation option(s) {sorted(unknown)}")
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
     def to_generate_kwargs(self, eos_token_id, tokenizer=None) -> dict:

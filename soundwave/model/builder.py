@@ -1,7 +1,7 @@
 """`build_model`: pretrained encoder + pretrained LLM + a new adapter, ready to train. The only config -> module step.
 
     model, tokenizer, feature_extractor = build_model(encoder="whisper-tiny.en", llm="smollm2-135m-instruct")
-    model, tokenizer, feature_extractor = build_model(encoder="wavlm", llm="llama", adapter="speechllm")
+    model, tokenizer, feature_extractor = build_model("models/wavlm-large", "models/Llama-3.2-1B", adapter="speechllm")
     model, tokenizer, feature_extractor = build_from_spec("configs/model.yaml", ["lora.r=16"])
 
 Both adapters: the LLM's tokenizer gains the audio placeholder (one embedding row added when it is new), a pad id
@@ -35,15 +35,21 @@ from soundwave.model.speech_encoder import (
     load_speech_encoder,
     load_whisper_encoder,
 )
-from soundwave.model.speechllm import SpeechLLM, SpeechLLMConfig, SpeechLLMParts
+from soundwave.model.speechllm import SEED_SYSTEM_PROMPT, SpeechLLM, SpeechLLMConfig, SpeechLLMParts
 from soundwave.prompts import AUDIO_PATCH, END_HEADER, EOT, START_HEADER
 
 log = logging.getLogger(__name__)
 
 # pad candidates after the tokenizer's own, in order; a pad must never be an eos, the bos or the placeholder
 PAD_CANDIDATES = ("<|finetune_right_pad_id|>", "<|end_of_text|>", "<|endoftext|>", "<pad>")
-SOUNDWAVE_ONLY = ("adapter_num_heads", "adapter_ffn_size", "adapter_dropout", "ctc_weight", "mask_eot_keys")
-SOUNDWAVE_ONLY += ("prompt_format", "system_prompt")
+SOUNDWAVE_ONLY = (
+    "adapter_num_heads",
+    "adapter_ffn_size",
+    "adapter_dropout",
+    "ctc_weight",
+    "mask_eot_keys",
+    "prompt_format",
+)
 BASE_PREFIXES = ("llm.", "audio_encoder.", "encoder.")  # parameter names of the pretrained parts
 SPEECHLLM_ONLY = ("downsample_factor", "projector_n_layers", "projector_activation", "projector_hidden_size")
 
@@ -64,7 +70,7 @@ class ModelSpec:
         ctc_weight: soundwave: weight of the CTC loss in the release's training loss.
         mask_eot_keys: soundwave: mask every pad/`<|eot_id|>` key (None: True for a Llama-3-style LLM, the release).
         prompt_format: soundwave: "release" or "chat_template" (None: "release" for a Llama-3-style LLM).
-        system_prompt: soundwave: the system message (None: the release's).
+        system_prompt: the system message (None: the release's for soundwave, the seed's for speechllm).
         downsample_factor: speechllm: encoder frames stacked per LLM token.
         projector_n_layers: speechllm: hidden blocks of the projector.
         projector_activation: speechllm: projector activation.
@@ -225,6 +231,7 @@ def build_speechllm(spec: ModelSpec, dtype: torch.dtype = torch.float32):
         projector_n_layers=spec.projector_n_layers,
         projector_activation=spec.projector_activation,
         projector_hidden_size=spec.projector_hidden_size,
+        system_prompt=SEED_SYSTEM_PROMPT if spec.system_prompt is None else spec.system_prompt,
     )
     parts, tokenizer, feature_extractor = speechllm_parts(config, dtype)
     return SpeechLLM(config, parts=parts).to(dtype), tokenizer, feature_extractor

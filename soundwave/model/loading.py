@@ -118,6 +118,7 @@ def load_soundwave(
     try:
         with no_init_weights():
             model = SoundwaveForCausalLM(config)
+        model.tie_weights()  # a tied LM head (SmolLM2) has no tensor of its own in the checkpoint
     finally:
         torch.set_default_dtype(previous)
     load_released_weights(model, directory)

@@ -41,7 +41,9 @@ class LoraSpec:
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"lora.dropout must be in [0, 1), got {self.dropout}")
         if not self.target_modules:
-            raise ConfigError("lora.target_modules is empty: name the Linear layers to adapt, e.g. ['q_proj', 'v_proj']")
+            raise ConfigError(
+                "lora.target_modules is empty: name the Linear layers to adapt, e.g. ['q_proj', 'v_proj']"
+            )
 
 
 def apply_lora(module: nn.Module, spec: LoraSpec) -> nn.Module:

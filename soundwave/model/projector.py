@@ -1,7 +1,7 @@
 """SpeechLLM's projector: an MLP from stacked encoder frames to the LLM's embedding space, plus a linear residual.
 
-    stacked (B, T/k, k*D_a) --Linear(in->h)+act, n x [Linear(h->h)+act], Linear(h->D)--> (+) --> audio embeds (B, T/k, D)
-                            \\---------------------- Linear(in->D) (residual) ------------/
+    stacked (B, T', k*D_a) --Linear(in->h)+act, n x [Linear(h->h)+act], Linear(h->D)--> (+) --> embeds (B, T', D)
+                            \\------------------- Linear(in->D) (residual) -----------------/
 
 Every Linear is xavier-uniform initialised with zero bias, as in the SpeechLLM seed (`MLPProjector(residual=True)`).
 """

@@ -21,6 +21,7 @@ from soundwave.model.configuration import SoundwaveConfig
 from soundwave.model.losses import ctc_loss, lm_loss
 from soundwave.model.shrink_adapter import ShrinkAdapter
 from soundwave.model.splice import SplicedInputs, splice_audio
+from soundwave.prompts import AUDIO_PATCH
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
 
     config_class = SoundwaveConfig
     base_model_prefix = "soundwave"
+    input_kind = "mel"  # the processor feeds Whisper log-mel windows
+    placeholder_token = AUDIO_PATCH
     main_input_name = "input_ids"
     supports_gradient_checkpointing = True
     _supports_sdpa = True

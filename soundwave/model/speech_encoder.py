@@ -142,10 +142,10 @@ def read_whisper_encoder_weights(directory: str | Path) -> dict[str, Tensor]:
             f"{directory}: no Whisper weights (model.safetensors or an index); convert the model to safetensors "
             "with transformers' save_pretrained"
         ) from err
-    keys = {}
+    keys: set[str] = set()
     for file in files:
         with safe_open(str(file), framework="pt") as handle:
-            keys.update(dict.fromkeys(handle.keys(), file))
+            keys.update(handle.keys())
     prefix = next((p for p in WHISPER_PREFIXES if f"{p}conv1.weight" in keys), None)
     if prefix is None:
         raise CheckpointError(f"{directory}: no Whisper encoder tensors (looked for {WHISPER_PREFIXES} + conv1.weight)")

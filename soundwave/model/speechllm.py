@@ -25,12 +25,16 @@ from soundwave.errors import ConfigError
 from soundwave.model.align_adapter import stack_frames
 from soundwave.model.losses import lm_loss
 from soundwave.model.projector import Projector
-from soundwave.model.soundwave import move_padding_left
+from soundwave.model.soundwave import join_windows, move_padding_left
 from soundwave.model.speech_encoder import SpeechEncoder
 from soundwave.model.splice import SplicedInputs, splice_audio
 
 AUDIO_TOKEN = "<audio>"
 DEFAULT_INSTRUCTION = "transcribe input speech to English text: "
+SEED_SYSTEM_PROMPT = (  # the seed's llama_3_1 conversation template
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions."
+)
 
 
 class SpeechLLMConfig(PreTrainedConfig):
@@ -49,6 +53,8 @@ class SpeechLLMConfig(PreTrainedConfig):
         audio_token_id: its id (filled in when the token is added to the tokenizer).
         llm_pad_token_id: id used to pad prompts and generated rows.
         default_instruction: the instruction the seed trains with.
+        prompt_format: how prompts are built: "chat_template" (the LLM's own).
+        system_prompt: the system message of the prompts (the seed's by default).
     """
 
     model_type = "speechllm"
@@ -69,6 +75,8 @@ class SpeechLLMConfig(PreTrainedConfig):
     audio_token_id: int | None = None
     llm_pad_token_id: int | None = None
     default_instruction: str = DEFAULT_INSTRUCTION
+    prompt_format: str = "chat_template"
+    system_prompt: str | None = SEED_SYSTEM_PROMPT
 
     def __post_init__(self, **kwargs) -> None:
         super().__post_init__(**kwargs)
@@ -76,6 +84,8 @@ class SpeechLLMConfig(PreTrainedConfig):
             raise ConfigError(f"downsample_factor must be >= 1, got {self.downsample_factor}")
         if self.projector_n_layers < 0:
             raise ConfigError(f"projector_n_layers must be >= 0, got {self.projector_n_layers}")
+        if self.prompt_format != "chat_template":
+            raise ConfigError(f"SpeechLLM prompts use the LLM's chat template; prompt_format {self.prompt_format!r}")
 
     @property
     def is_built(self) -> bool:
@@ -95,10 +105,10 @@ class SpeechLLMParts:
 class SpeechEncoding:
     """The audio side of a batch."""
 
-    embeds: Tensor  # (B, K, D)   projected audio in LLM space, K = ceil(T / k)
-    lengths: Tensor  # (B,)       valid K per row
-    frames: Tensor  # (B, T, D_a) encoder output
-    frame_lengths: Tensor  # (B,) valid T per row
+    embeds: Tensor  # (A, K, D)   projected audio in LLM space per audio (windows joined), K = ceil(T / k)
+    lengths: Tensor  # (A,)       valid K per audio
+    frames: Tensor  # (W, T, D_a) encoder output per window
+    frame_lengths: Tensor  # (W,) valid T per window
 
 
 @dataclass
@@ -133,7 +143,9 @@ class SpeechLLM(PreTrainedModel, GenerationMixin):
 
             parts = load_speechllm_parts(config)
         if parts is None:
-            parts = SpeechLLMParts(SpeechEncoder(config.encoder_config), AutoModelForCausalLM.from_config(config.text_config))
+            parts = SpeechLLMParts(
+                SpeechEncoder(config.encoder_config), AutoModelForCausalLM.from_config(config.text_config)
+            )
         else:  # pretrained weights: keep post_init's initialisation off them
             mark_initialized(parts.encoder)
             mark_initialized(parts.llm)
@@ -177,18 +189,34 @@ class SpeechLLM(PreTrainedModel, GenerationMixin):
         pass
 
     # ---- the figure -------------------------------------------------------------------------------------------
-    def encode_audio(self, audios: Tensor, audio_lengths: Tensor | None = None) -> SpeechEncoding:
+    def encode_audio(
+        self, audios: Tensor | None, audio_lengths: Tensor | None = None, windows_per_item: Tensor | None = None
+    ) -> SpeechEncoding:
         """Audio -> projected audio embeds, one LLM vector per k encoder frames.
 
         Args:
-            audios: (B, n_mels, F) log-mel ("mel") or (B, N) 16 kHz waveforms ("waveform"), right-padded.
-            audio_lengths: (B,) valid mel frames / samples per row (None: whole rows).
+            audios: (W, n_mels, F) log-mel ("mel") or (W, N) 16 kHz waveforms ("waveform"), right-padded; one
+                row per audio, or per window of a long audio. None or empty: no audio in the batch.
+            audio_lengths: (W,) valid mel frames / samples per row (None: whole rows).
+            windows_per_item: (A,) windows of each audio, summing to W (None: one each); their vectors are joined.
         """
-        frames, frame_lengths = self.encoder(audios, audio_lengths)  # (B, T, D_a)
+        if audios is None or audios.shape[0] == 0:
+            return self.empty_audio_encoding()
+        frames, frame_lengths = self.encoder(audios, audio_lengths)  # (W, T, D_a)
         # frames past each length are zeroed, the tail padded with zero frames to a multiple of k
-        stacked, lengths = stack_frames(frames, frame_lengths, stack=self.config.downsample_factor)  # (B, K, k*D_a)
-        embeds = self.projector(stacked.to(self.projector.residual.weight.dtype))  # (B, K, D)
+        stacked, lengths = stack_frames(frames, frame_lengths, stack=self.config.downsample_factor)  # (W, K, k*D_a)
+        embeds = self.projector(stacked.to(self.projector.residual.weight.dtype))  # (W, K, D)
+        if windows_per_item is not None:
+            embeds, lengths = join_windows(embeds, lengths, windows_per_item)  # (A, K_total, D)
         return SpeechEncoding(embeds, lengths, frames, frame_lengths)
+
+    def empty_audio_encoding(self) -> SpeechEncoding:
+        """No audio at all in the batch (text-only rows)."""
+        dim, device, dtype = self.config.text_config.hidden_size, self.device, self.dtype
+        none = torch.zeros(0, dtype=torch.long, device=device)
+        return SpeechEncoding(
+            torch.zeros(0, 0, dim, device=device, dtype=dtype), none, torch.zeros(0, 0, 0, device=device), none
+        )
 
     def splice(
         self,
@@ -197,10 +225,17 @@ class SpeechLLM(PreTrainedModel, GenerationMixin):
         audio: SpeechEncoding,
         labels: Tensor | None = None,
         padding_side: str = "right",
+        audios_per_row: Tensor | None = None,
     ) -> SplicedInputs:
-        """Put each row's audio embeds where its `<audio>` is."""
+        """Put each audio's embeds where its `<audio>` is; rows without audio (count 0) are kept as they are.
+
+        `audios_per_row` (B,) counts the audios of each row; None means one each, or none at all when the
+        batch has no audio.
+        """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
+        if audios_per_row is None and audio.lengths.numel() == 0:
+            audios_per_row = torch.zeros(input_ids.shape[0], dtype=torch.long)
         text_embeds = self.get_input_embeddings()(input_ids)  # (B, S, D)
         return splice_audio(
             text_embeds,
@@ -211,6 +246,7 @@ class SpeechLLM(PreTrainedModel, GenerationMixin):
             self.placeholder_id,
             labels=labels,
             padding_side=padding_side,
+            audios_per_row=audios_per_row,
         )
 
     def forward(
@@ -220,34 +256,35 @@ class SpeechLLM(PreTrainedModel, GenerationMixin):
         audios: Tensor | None = None,
         audio_lengths: Tensor | None = None,
         labels: Tensor | None = None,
+        windows_per_item: Tensor | None = None,
+        audios_per_row: Tensor | None = None,
         **llm_kwargs,
     ) -> SpeechLLMOutput:
         """Training / scoring forward: next-token CE over the spliced sequence.
 
         Args:
-            input_ids: (B, S) prompt (+ answer) ids with one `<audio>` per row, right-padded.
+            input_ids: (B, S) prompt (+ answer) ids with one `<audio>` per audio, right-padded.
             attention_mask: (B, S) 1 for tokens, 0 for padding.
-            audios: (B, n_mels, F) or (B, N) audio; None runs the LLM on the text alone (no placeholder).
-            audio_lengths: (B,) valid mel frames / samples per row.
+            audios: (W, n_mels, F) or (W, N) audio (see `encode_audio`); None: text only.
+            audio_lengths: (W,) valid mel frames / samples per row of `audios`.
             labels: (B, S) next-token targets, IGNORE_INDEX where no loss (the prompt).
+            windows_per_item: (A,) windows per audio for long audio.
+            audios_per_row: (B,) audios per row (default one each; 0 for text-only rows).
         """
-        audio = None
-        if audios is None:
-            if attention_mask is None:
-                attention_mask = torch.ones_like(input_ids)
-            positions = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
-            embeds, mask, spliced_labels = self.get_input_embeddings()(input_ids), attention_mask, labels
-        else:
-            audio = self.encode_audio(audios, audio_lengths)
-            inputs = self.splice(input_ids, attention_mask, audio, labels=labels)
-            embeds, mask, positions, spliced_labels = inputs.embeds, inputs.attention_mask, inputs.position_ids, inputs.labels
-        out = self.llm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, **llm_kwargs)
-        loss = lm_loss(out.logits, spliced_labels) if labels is not None else None
+        audio = self.encode_audio(audios, audio_lengths, windows_per_item)
+        inputs = self.splice(input_ids, attention_mask, audio, labels=labels, audios_per_row=audios_per_row)
+        out = self.llm(
+            inputs_embeds=inputs.embeds,
+            attention_mask=inputs.attention_mask,
+            position_ids=inputs.position_ids,
+            **llm_kwargs,
+        )
+        loss = lm_loss(out.logits, inputs.labels) if labels is not None else None
         return SpeechLLMOutput(
             loss=loss,
             logits=out.logits,
-            labels=spliced_labels,
-            attention_mask=mask,
+            labels=inputs.labels,
+            attention_mask=inputs.attention_mask,
             past_key_values=getattr(out, "past_key_values", None),
             audio=audio,
         )
@@ -259,20 +296,27 @@ class SpeechLLM(PreTrainedModel, GenerationMixin):
         attention_mask: Tensor | None = None,
         audios: Tensor | None = None,
         audio_lengths: Tensor | None = None,
+        windows_per_item: Tensor | None = None,
+        audio_encoding: SpeechEncoding | None = None,
+        audios_per_row: Tensor | None = None,
         **generate_kwargs,
     ) -> Tensor:
-        """Generate from left-padded prompts (right-padded ones are moved left). Returns only the new ids (B, N)."""
+        """Generate from left-padded prompts (right-padded ones are moved left). Returns only the new ids (B, N).
+
+        `audio_encoding` (from `encode_audio`) skips encoding the audio again.
+        """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         input_ids, attention_mask = move_padding_left(input_ids, attention_mask)
+        audio = audio_encoding or self.encode_audio(audios, audio_lengths, windows_per_item)
+        inputs = self.splice(input_ids, attention_mask, audio, padding_side="left", audios_per_row=audios_per_row)
         generate_kwargs.setdefault("pad_token_id", self.config.llm_pad_token_id)
-        if audios is None:  # text only
-            positions = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
-            embeds, mask = self.get_input_embeddings()(input_ids), attention_mask
-        else:
-            inputs = self.splice(input_ids, attention_mask, self.encode_audio(audios, audio_lengths), padding_side="left")
-            embeds, mask, positions = inputs.embeds, inputs.attention_mask, inputs.position_ids
-        return self.llm.generate(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, **generate_kwargs)
+        return self.llm.generate(
+            inputs_embeds=inputs.embeds,
+            attention_mask=inputs.attention_mask,
+            position_ids=inputs.position_ids,
+            **generate_kwargs,
+        )
 
 
 def mark_initialized(module: nn.Module) -> None:

@@ -111,8 +111,16 @@ def test_cli_reports_config_errors(tmp_path: Path, capsys) -> None:
     assert "config.json" in capsys.readouterr().err
 
 
-@pytest.mark.skip(reason="needs Pipeline")
-def test_cli_soundwave_pipeline_end_to_end() -> None:
-    # TODO(eval): once soundwave.Pipeline exists, build a tiny random Soundwave checkpoint in tmp_path and run
-    # `soundwave eval --model CKPT --data M --task asr --output OUT`, checking the report files as above.
-    raise NotImplementedError
+def test_cli_soundwave_pipeline_end_to_end(wavs: dict, tmp_path: Path, capsys) -> None:
+    """`soundwave eval` on a real Soundwave checkpoint (the release-format reference) through the Pipeline."""
+    checkpoint = Path(__file__).parents[1] / "assets" / "soundwave-reference" / "checkpoint"
+    out = tmp_path / "out"
+    args = ["eval", "--model", str(checkpoint), "--data", str(_manifest(tmp_path, wavs)), "--task", "asr"]
+    code = soundwave.cli.main([*args, "--output", str(out), "--max-new-tokens", "4", "--no-progress"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["utterances"] >= 1 and summary["failed"] == 0
+    assert 0.0 <= summary["wer"] and summary["rtfx"] > 0
+    lines = (out / "utterances.jsonl").read_text().splitlines()
+    assert len(lines) == summary["utterances"]
+    assert (out / "report.md").is_file() and any(p.suffix == ".png" for p in out.iterdir())

@@ -13,7 +13,7 @@ from soundwave.cli import main
 from soundwave.data.manifest import read_manifest
 from soundwave.synth import corpus as corpus_module
 from soundwave.synth.corpus import build_corpus
-from soundwave.synth.recipe import SPLITS, SynthRecipe
+from soundwave.synth.recipe import SPLITS, SynthRecipe, load_recipe
 from soundwave.synth.voices import SynthesisError, get_voice
 
 from .conftest import FAST_HELD_OUT, FAST_TRAIN, needs
@@ -118,3 +118,34 @@ def test_cli_builds_and_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert "train: 4 samples" in out and "test_heldout_voice: 1 samples" in out
     assert {line["task"] for line in _lines(tmp_path / "c", "train")} <= {"asr", "gender"}
+
+
+@pytest.mark.slow  # a real build in a subprocess, killed midway (~15-30 s, mostly importing torch twice)
+def test_a_killed_build_resumes_to_the_same_corpus(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "r.yaml"
+    voices = "".join(f"  {v}: 1.0\n" for v in FAST_TRAIN)
+    config.write_text(
+        f"num_train: 60\nnum_valid: 4\nnum_test: 4\nvoices:\n{voices}held_out_voices: {list(FAST_HELD_OUT)}\n"
+    )
+    command = [sys.executable, "-m", "soundwave", "data", "synth", "--config", str(config), "--workers", "2", "-q"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*command, "--out", str(killed)], start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(killed.glob("audio/*/*.wav"))) < 10 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "train.jsonl").exists(), "the build finished before it could be killed"
+    subprocess.run([*command, "--out", str(killed)], check=True, capture_output=True)
+    clean = tmp_path / "clean"
+    build_corpus(clean, load_recipe(config), workers=2, progress=False)
+    for split in SPLITS:
+        assert (killed / f"{split}.jsonl").read_text() == (clean / f"{split}.jsonl").read_text()
+    assert _wav_bytes(killed) == _wav_bytes(clean)
+    assert not list(killed.glob("audio/*/.*"))
