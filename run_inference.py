@@ -16,7 +16,9 @@ DEFAULT_PROMPT = "Please transcribe the following audio and then answer based on
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base_model_path", "--model_path", dest="model_path", required=True)
-    parser.add_argument("--audio_tower", default=None, help="accepted for compatibility; the tower is in the checkpoint")
+    parser.add_argument(
+        "--audio_tower", default=None, help="accepted for compatibility; the tower is in the checkpoint"
+    )
     parser.add_argument("--audio", "--audio_path", dest="audio", default=DEFAULT_AUDIO)
     parser.add_argument("--prompt", default=DEFAULT_PROMPT)
     parser.add_argument("--device", default="cpu")

@@ -36,9 +36,7 @@ def to_mono(waveform: np.ndarray) -> np.ndarray:
         return waveform
     if waveform.ndim == 2:
         return waveform.mean(axis=1)  # (n, C) -> (n,)
-    raise AudioError(
-        f"audio array must be 1-D (samples) or 2-D (samples, channels), got shape {waveform.shape}"
-    )
+    raise AudioError(f"audio array must be 1-D (samples) or 2-D (samples, channels), got shape {waveform.shape}")
 
 
 def _decode_with_ffmpeg(data: bytes, name: str) -> tuple[np.ndarray, int]:
@@ -125,7 +123,5 @@ def load_audio(
     if not np.isfinite(waveform).all():
         raise AudioError(f"{name}: the audio contains NaN or infinite samples")
     if max_seconds is not None and waveform.size / rate > max_seconds:
-        raise AudioError(
-            f"{name}: {waveform.size / rate:.1f} s of audio is over the limit of {max_seconds:g} s"
-        )
+        raise AudioError(f"{name}: {waveform.size / rate:.1f} s of audio is over the limit of {max_seconds:g} s")
     return resample(waveform, rate, target_rate)

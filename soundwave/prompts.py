@@ -35,9 +35,7 @@ def release_prompt_ids(tokenizer, prompt: str, system: str | None = None) -> lis
     return release_chat_ids(tokenizer, [Turn("user", prompt, audio=True)], system=system)
 
 
-def release_chat_ids(
-    tokenizer, turns: Sequence[Turn], system: str | None = None, generation: bool = True
-) -> list[int]:
+def release_chat_ids(tokenizer, turns: Sequence[Turn], system: str | None = None, generation: bool = True) -> list[int]:
     """The release's layout for a whole conversation; ends with the assistant header when `generation`."""
     tok = tokenizer.convert_tokens_to_ids
     bos, start, end, eot = tok(tokenizer.bos_token), tok(START_HEADER), tok(END_HEADER), tok(EOT)

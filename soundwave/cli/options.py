@@ -8,7 +8,9 @@ DEFAULT_MODEL = "soundwave-mini"  # the project's trained default (see docs/mini
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"checkpoint dir, hub id or name (default {DEFAULT_MODEL})")
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"checkpoint dir, hub id or name (default {DEFAULT_MODEL})"
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--quantize", default=None, choices=["int8", "nf4"], help="weight quantization")

@@ -156,8 +156,7 @@ class DataConfig:
             stray += ["remap_keys"] if self.remap_keys else []
             if stray:
                 raise ConfigError(
-                    f"{', '.join(stray)} apply to data_path, which is not set; "
-                    "with `datasets`, set them on each entry"
+                    f"{', '.join(stray)} apply to data_path, which is not set; with `datasets`, set them on each entry"
                 )
         if self.amount is not None:
             _check_amount(self.amount, "amount")
@@ -165,18 +164,14 @@ class DataConfig:
             raise ConfigError(f"sampling_rate must be positive, got {self.sampling_rate}")
         _check_durations(self.min_duration, self.max_duration, "")
         if self.num_proc_for_preprocessing < 1:
-            raise ConfigError(
-                f"num_proc_for_preprocessing must be >= 1, got {self.num_proc_for_preprocessing}"
-            )
+            raise ConfigError(f"num_proc_for_preprocessing must be >= 1, got {self.num_proc_for_preprocessing}")
         if self.length_group_batches < 1:
             raise ConfigError(f"length_group_batches must be >= 1, got {self.length_group_batches}")
         for key, sources in (("datasets", self.datasets), ("eval_datasets", self.eval_datasets)):
             labels = [s.label for s in sources]
             repeated = sorted({x for x in labels if labels.count(x) > 1})
             if repeated:
-                raise ConfigError(
-                    f"{key}: several sources are called {repeated}; give each a distinct `name`"
-                )
+                raise ConfigError(f"{key}: several sources are called {repeated}; give each a distinct `name`")
 
     def train_sources(self) -> tuple[SourceConfig, ...]:
         """The training sources: `datasets`, or the one dataset the seed keys describe.

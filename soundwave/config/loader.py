@@ -109,9 +109,7 @@ def apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
             last = depth == len(parts) - 1
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
-                    raise ConfigError(
-                        f"override {item!r}: {here!r} is not an index of a {len(node)}-item list"
-                    )
+                    raise ConfigError(f"override {item!r}: {here!r} is not an index of a {len(node)}-item list")
                 part = int(part)  # type: ignore[assignment]
             elif isinstance(node, dict):
                 if not last and node.get(part) is None:
@@ -181,9 +179,7 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping, got {_describe(value)}")
         key_tp, value_tp = args or (Any, Any)
-        return {
-            _coerce(key_tp, k, f"{key} key"): _coerce(value_tp, v, f"{key}.{k}") for k, v in value.items()
-        }
+        return {_coerce(key_tp, k, f"{key} key"): _coerce(value_tp, v, f"{key}.{k}") for k, v in value.items()}
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
@@ -197,9 +193,7 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
     if tp in (int, str, bool):
         if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
             return value
-        hint = (
-            " (quote it in YAML to make it a string)" if tp is str and isinstance(value, int | float) else ""
-        )
+        hint = " (quote it in YAML to make it a string)" if tp is str and isinstance(value, int | float) else ""
         raise ConfigError(f"{key}: expected {tp.__name__}, got {_describe(value)}{hint}")
     raise ConfigError(f"{key}: the schema uses a type the loader does not handle: {_type_name(tp)}")
 
@@ -279,9 +273,7 @@ def load_config(
             return build_config(cls, raw)
         node = raw.get(section)
         if node is None:
-            raise ConfigError(
-                f"no {section!r} section (top-level keys: {', '.join(map(str, raw)) or 'none'})"
-            )
+            raise ConfigError(f"no {section!r} section (top-level keys: {', '.join(map(str, raw)) or 'none'})")
         if not isinstance(node, Mapping):
             raise ConfigError(f"{section}: expected a mapping, got {_describe(node)}")
         return build_config(cls, node, prefix=section)

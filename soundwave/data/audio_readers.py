@@ -95,9 +95,7 @@ class DatasetAudio:
         self.base_dir = base_dir
 
     def select(self, positions: Sequence[int]) -> DatasetAudio:
-        return DatasetAudio(
-            self.dataset, self.column, self.rows[np.asarray(positions, dtype=np.int64)], self.base_dir
-        )
+        return DatasetAudio(self.dataset, self.column, self.rows[np.asarray(positions, dtype=np.int64)], self.base_dir)
 
     def _value(self, index: int) -> Any:
         return self.dataset[int(self.rows[index])][self.column]
@@ -131,9 +129,7 @@ class DatasetAudio:
         raise AudioError(f"{sample.audio}: the audio cell holds no bytes, path or array")
 
 
-def measure_all(
-    measure: Callable[[int], float], count: int, threads: int, desc: str
-) -> list[float | AudioError]:
+def measure_all(measure: Callable[[int], float], count: int, threads: int, desc: str) -> list[float | AudioError]:
     """Call `measure(i)` for i < count on `threads` threads; each result is seconds or the AudioError raised.
 
     Header reads are I/O-bound, so threads (not processes) are enough and keep readers unpickled.

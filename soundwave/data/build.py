@@ -66,9 +66,7 @@ def make_pools(dataset: SampleDataset, data: DataConfig) -> list[Pool]:
     for number, source in enumerate(sources):
         offset = int(dataset.offsets[number])
         if schedule.balance_by == "source":
-            pools.append(
-                Pool(source.name, offset + np.arange(len(source.samples)), source.config.weight, source.name)
-            )
+            pools.append(Pool(source.name, offset + np.arange(len(source.samples)), source.config.weight, source.name))
             continue
         tasks = np.array([s.task for s in source.samples])
         for task in sorted(set(tasks.tolist())):

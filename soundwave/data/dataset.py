@@ -53,9 +53,7 @@ class SampleDataset(torch.utils.data.Dataset):
         strict: raise AudioError on an unreadable clip instead of replacing it.
     """
 
-    def __init__(
-        self, sources: Sequence[LoadedSource], sampling_rate: int = SAMPLE_RATE, strict: bool = False
-    ):
+    def __init__(self, sources: Sequence[LoadedSource], sampling_rate: int = SAMPLE_RATE, strict: bool = False):
         if not sources:
             raise ValueError("SampleDataset needs at least one source")
         self.sources = list(sources)
@@ -100,8 +98,6 @@ class SampleDataset(torch.utils.data.Dataset):
             except AudioError as err:
                 if self.strict:
                     raise AudioError(f"sample {sample.id!r} of {source.name!r}: {err}") from err
-                logger.warning(
-                    "data: sample %r of %r unreadable, using the next one: %s", sample.id, source.name, err
-                )
+                logger.warning("data: sample %r of %r unreadable, using the next one: %s", sample.id, source.name, err)
                 position = (position + 1) % len(source.samples)
         raise AudioError(f"{source.name!r}: {_MAX_REPLACEMENTS} unreadable clips in a row near index {index}")

@@ -35,17 +35,13 @@ _PLAIN = (str, int, float, bool)
 
 def is_hf_dataset_dir(path: Path) -> bool:
     """Whether `path` is a folder written by ``Dataset.save_to_disk`` / ``DatasetDict.save_to_disk``."""
-    return path.is_dir() and any(
-        (path / name).is_file() for name in ("dataset_info.json", "dataset_dict.json")
-    )
+    return path.is_dir() and any((path / name).is_file() for name in ("dataset_info.json", "dataset_dict.json"))
 
 
 def _pick_split(loaded: Any, config: SourceConfig) -> datasets.Dataset:
     if isinstance(loaded, datasets.DatasetDict):
         if config.split not in loaded:
-            raise ConfigError(
-                f"{config.path}: no split {config.split!r} (splits: {', '.join(loaded)}); set `split`"
-            )
+            raise ConfigError(f"{config.path}: no split {config.split!r} (splits: {', '.join(loaded)}); set `split`")
         return loaded[config.split]
     return loaded
 

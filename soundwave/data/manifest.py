@@ -116,12 +116,7 @@ def _text(record: dict, key: str, where: str, required: bool) -> str | None:
 def _duration(value: Any) -> float | None:
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         raise BadRecord(MALFORMED, f"field 'duration' must be a positive number of seconds, got {value!r}")
     return float(value)
 
@@ -154,8 +149,7 @@ def _unpack_conversation(record: dict) -> dict:
     if user.get("from") not in _USER_ROLES or assistant.get("from") not in _ASSISTANT_ROLES:
         raise BadRecord(
             MALFORMED,
-            f"turns must be from user/human then assistant/gpt, got {user.get('from')!r}, "
-            f"{assistant.get('from')!r}",
+            f"turns must be from user/human then assistant/gpt, got {user.get('from')!r}, {assistant.get('from')!r}",
         )
     flat = {k: v for k, v in record.items() if k != "conversations"}
     if system is not None:

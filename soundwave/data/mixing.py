@@ -66,9 +66,7 @@ class MixtureStream:
         seed: the seed; the stream is a function of (seed, position) only.
     """
 
-    def __init__(
-        self, pools: Sequence[Pool], schedule: TemperatureSchedule, total: int | None, seed: int = 0
-    ):
+    def __init__(self, pools: Sequence[Pool], schedule: TemperatureSchedule, total: int | None, seed: int = 0):
         if not pools or any(len(p.indices) == 0 for p in pools):
             raise ValueError("a mixture needs at least one pool, and no empty pool")
         self.pools = list(pools)
@@ -159,7 +157,5 @@ class MixtureStream:
             ValueError: the state was saved with another seed.
         """
         if state.get("seed", self.seed) != self.seed:
-            raise ValueError(
-                f"cannot resume: the stream was saved with seed {state['seed']}, this one has {self.seed}"
-            )
+            raise ValueError(f"cannot resume: the stream was saved with seed {state['seed']}, this one has {self.seed}")
         self.position = int(state["position"])

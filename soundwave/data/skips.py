@@ -46,9 +46,7 @@ class SkipCounter:
             ManifestError: in strict mode, always (with `detail`).
         """
         if self.strict:
-            raise ManifestError(
-                f"{source}: {detail} (data.strict is on; turn it off to skip and count such samples)"
-            )
+            raise ManifestError(f"{source}: {detail} (data.strict is on; turn it off to skip and count such samples)")
         key = (source, code)
         self.counts[key] += 1
         if len(self.examples[key]) < _EXAMPLES_PER_REASON:

@@ -128,9 +128,7 @@ def load_source(config: SourceConfig, data: DataConfig, skips: SkipCounter) -> L
     loaded = _filter(loaded, data, skips)
     if not loaded.samples:
         reasons = ", ".join(f"{code} {n}" for code, n in skips.by_source(config.label).items()) or "none"
-        raise ManifestError(
-            f"source {config.label!r} ({config.path}): no usable samples (skipped: {reasons})"
-        )
+        raise ManifestError(f"source {config.label!r} ({config.path}): no usable samples (skipped: {reasons})")
     logger.info(
         "data: %s: %d samples, %.2f h of audio, %d skipped",
         loaded.name,

@@ -212,7 +212,21 @@ def resolve_model_path(name_or_path: str | os.PathLike, cache: str | os.PathLike
     A known name gives its prepared folder (prepared now if needed); an existing local path is returned as is;
     anything else is returned unchanged (a hub id, for users with a network).
     """
+    bundled = bundled_model(str(name_or_path))
+    if bundled is not None:
+        return str(bundled)
     spec = lookup(str(name_or_path))
     if spec is not None:
         return str(prepare_model(spec.name, cache=cache))
     return str(name_or_path)
+
+
+BUNDLED_DIR = Path(__file__).parents[1] / "assets"  # trained models shipped inside the package
+
+
+def bundled_model(name: str) -> Path | None:
+    """A trained model shipped with the package (e.g. `soundwave-mini`), or None."""
+    if not name or "/" in name or name.startswith("."):
+        return None
+    path = BUNDLED_DIR / name
+    return path if (path / "model.yaml").is_file() else None

@@ -28,7 +28,9 @@ class Conversation:
         self.turns, self.audio, self.pending = [], [], None
 
     def _item(self, prompt: str) -> Item:
-        return Item(self.pending, prompt, history=tuple(self.turns), history_audio=tuple(self.audio), sampling_rate=16000)
+        return Item(
+            self.pending, prompt, history=tuple(self.turns), history_audio=tuple(self.audio), sampling_rate=16000
+        )
 
     def _record(self, prompt: str, answer: str) -> None:
         self.turns.append(Turn("user", prompt, audio=self.pending is not None))

@@ -19,8 +19,14 @@ def resolve_dtype(dtype, device: str) -> torch.dtype:
     if dtype in (None, "auto"):
         return CUDA_DEFAULT_DTYPE if str(device).startswith("cuda") else torch.float32
     try:
-        return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-                "float16": torch.float16, "fp16": torch.float16}[dtype]
+        return {
+            "float32": torch.float32,
+            "fp32": torch.float32,
+            "bfloat16": torch.bfloat16,
+            "bf16": torch.bfloat16,
+            "float16": torch.float16,
+            "fp16": torch.float16,
+        }[dtype]
     except KeyError:
         raise ValueError(f"dtype must be float32, bfloat16 or float16, got {dtype!r}") from None
 
@@ -74,5 +80,7 @@ def processor_for(model, tokenizer, feature_extractor) -> SpeechProcessor:
         system_prompt=getattr(config, "system_prompt", None),
         placeholder=getattr(model, "placeholder_token", None) or "<audio_patch>",
         input_kind=getattr(model, "input_kind", "mel"),
-        window_seconds=float(getattr(feature_extractor, "chunk_length", None) or getattr(config, "window_seconds", 30.0)),
+        window_seconds=float(
+            getattr(feature_extractor, "chunk_length", None) or getattr(config, "window_seconds", 30.0)
+        ),
     )

@@ -1,9 +1,9 @@
 """`Pipeline`: audio + prompt -> text. The one inference object behind the Python API, CLI, server and eval.
 
-    pipe = Pipeline.from_pretrained("path/or/name")
-    pipe.generate("clip.wav", "What does the person say?").text
-    pipe.generate_batch([{"audio": "a.wav", "prompt": "..."}, ...])   # truly batched, results in input order
-    for piece in pipe.stream("clip.wav", "Summarize."): print(piece, end="")
+pipe = Pipeline.from_pretrained("path/or/name")
+pipe.generate("clip.wav", "What does the person say?").text
+pipe.generate_batch([{"audio": "a.wav", "prompt": "..."}, ...])   # truly batched, results in input order
+for piece in pipe.stream("clip.wav", "Summarize."): print(piece, end="")
 """
 
 from __future__ import annotations

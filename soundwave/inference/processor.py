@@ -87,9 +87,7 @@ class SpeechProcessor:
             windows += parts
             counts.append(len(parts))
         if self.input_kind == "mel":
-            feats = self.feature_extractor(
-                windows, sampling_rate=SAMPLE_RATE, return_tensors="pt"
-            ).input_features
+            feats = self.feature_extractor(windows, sampling_rate=SAMPLE_RATE, return_tensors="pt").input_features
             n_frames = feats.shape[-1]
             lengths = [min(n_frames, math.ceil(w.shape[0] / HOP_LENGTH)) for w in windows]
         else:

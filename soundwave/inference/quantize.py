@@ -61,12 +61,22 @@ def _bitsandbytes(model: nn.Module, method: str) -> nn.Module:
         for name, child in module.named_children():
             if isinstance(child, nn.Linear):
                 if method == "int8":
-                    new = bnb.nn.Linear8bitLt(child.in_features, child.out_features, child.bias is not None,
-                                              has_fp16_weights=False, threshold=6.0)
+                    new = bnb.nn.Linear8bitLt(
+                        child.in_features,
+                        child.out_features,
+                        child.bias is not None,
+                        has_fp16_weights=False,
+                        threshold=6.0,
+                    )
                     new.weight = bnb.nn.Int8Params(child.weight.data.cpu(), requires_grad=False, has_fp16_weights=False)
                 else:
-                    new = bnb.nn.Linear4bit(child.in_features, child.out_features, child.bias is not None,
-                                            compute_dtype=child.weight.dtype, quant_type="nf4")
+                    new = bnb.nn.Linear4bit(
+                        child.in_features,
+                        child.out_features,
+                        child.bias is not None,
+                        compute_dtype=child.weight.dtype,
+                        quant_type="nf4",
+                    )
                     new.weight = bnb.nn.Params4bit(child.weight.data.cpu(), requires_grad=False, quant_type="nf4")
                 if child.bias is not None:
                     new.bias = nn.Parameter(child.bias.data, requires_grad=False)

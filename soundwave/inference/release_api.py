@@ -17,9 +17,7 @@ from soundwave.prompts import Turn
 RELEASE_GENERATION = {"max_new_tokens": 512, "do_sample": True, "temperature": 0.2, "top_p": 0.9}
 
 
-def load_model(
-    path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | str | None = None
-):
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu", dtype: torch.dtype | str | None = None):
     """Load a Soundwave checkpoint: returns (model, audio_processor, tokenizer) as the release does."""
     from transformers import AutoTokenizer
 

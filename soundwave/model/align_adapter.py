@@ -1,6 +1,7 @@
 """Alignment adapter (paper stage 1): encoder frames -> LLM space, plus a CTC head over the LLM vocabulary.
 
-    frames (B, T, D_a) --stack 2--> (B, T/2, 2 D_a) --Linear--> --1 transformer layer--> --LayerNorm--> aligned (B, T/2, D)
+    frames (B, T, D_a) --stack 2--> (B, T/2, 2 D_a) --Linear--> --1 transformer layer--> --LayerNorm-->
+        aligned (B, T/2, D)
     aligned --Linear(D -> V, no bias)--> CTC logits (B, T/2, V)
 
 The release runs its transformer layer per frame (a `batch_first=False` layer fed `[1, 750, D]` attends over a

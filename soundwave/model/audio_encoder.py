@@ -29,9 +29,7 @@ def whisper_config_from_weights(state_dict: dict[str, Tensor], prefix: str = "")
     """
     conv1 = state_dict[f"{prefix}conv1.weight"]  # (d_model, n_mels, 3)
     d_model, n_mels = conv1.shape[0], conv1.shape[1]
-    layer_ids = {
-        int(m.group(1)) for k in state_dict if (m := re.match(re.escape(prefix) + r"layers\.(\d+)\.", k))
-    }
+    layer_ids = {int(m.group(1)) for k in state_dict if (m := re.match(re.escape(prefix) + r"layers\.(\d+)\.", k))}
     ffn = state_dict[f"{prefix}layers.0.fc1.weight"].shape[0]
     positions = state_dict[f"{prefix}embed_positions.weight"].shape[0]
     heads = d_model // WHISPER_HEAD_DIM

@@ -70,9 +70,7 @@ def check_state_dict(model: torch.nn.Module, state_dict: dict[str, Tensor], sour
     if missing:
         problems.append(f"missing tensors: {[to_released(k) for k in missing]}")
     if unexpected:
-        problems.append(
-            f"unexpected tensors: {[to_released(k) if k.startswith('llm.') else k for k in unexpected]}"
-        )
+        problems.append(f"unexpected tensors: {[to_released(k) if k.startswith('llm.') else k for k in unexpected]}")
     if mismatched:
         problems.append(f"mis-shaped tensors: {mismatched}")
     if problems:

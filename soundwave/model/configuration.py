@@ -8,7 +8,7 @@ and the Whisper geometry in `audio_config`, so the model can pair any encoder wi
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from transformers import AutoConfig, PreTrainedConfig, WhisperConfig
 from transformers.configuration_utils import SubConfigSpec
@@ -130,9 +130,7 @@ class SoundwaveConfig(PreTrainedConfig):
 def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
     """Released layout -> nested: every key that is not ours belongs to the LLM config."""
     ours = {k: v for k, v in flat.items() if k in SOUNDWAVE_KEYS}
-    text = {
-        k: v for k, v in flat.items() if k not in SOUNDWAVE_KEYS and k not in ("model_type", "architectures")
-    }
+    text = {k: v for k, v in flat.items() if k not in SOUNDWAVE_KEYS and k not in ("model_type", "architectures")}
     text["model_type"] = ours.pop("text_model_type", None) or "llama"
     for key in ("transformers_version", "_name_or_path"):
         text.pop(key, None)

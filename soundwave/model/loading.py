@@ -65,9 +65,7 @@ def resolve_audio_config(config: SoundwaveConfig, directory: Path, state_dict: d
     if tower is not None:
         return WhisperConfig.from_pretrained(tower)
     if f"{AUDIO_TOWER_PREFIX}conv1.weight" not in state_dict:
-        raise CheckpointError(
-            f"{directory}: no audio tower weights ({AUDIO_TOWER_PREFIX}*) and no audio config"
-        )
+        raise CheckpointError(f"{directory}: no audio tower weights ({AUDIO_TOWER_PREFIX}*) and no audio config")
     log.info("audio_tower %r is not local: Whisper geometry derived from the weights", config.audio_tower)
     return whisper_config_from_weights(state_dict, AUDIO_TOWER_PREFIX)
 

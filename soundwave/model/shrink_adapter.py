@@ -77,9 +77,7 @@ class ShrinkAdapter(nn.Module):
         self.paper = paper
         self.lookback = LookBack(dim, num_heads, dropout)
 
-    def forward(
-        self, aligned: Tensor, tokens: Tensor, lengths: Tensor, blank_id: int
-    ) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(self, aligned: Tensor, tokens: Tensor, lengths: Tensor, blank_id: int) -> tuple[Tensor, Tensor, Tensor]:
         """Returns audio embeds (B, K, D), their lengths (B,), and the keep mask (B, T)."""
         keep = ctc_keep_mask(tokens, lengths, blank_id, drop_blanks=self.paper)
         queries, kept_lengths = gather_kept(aligned, keep)

@@ -83,9 +83,7 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
     def __init__(self, config: SoundwaveConfig) -> None:
         super().__init__(config)
         if config.audio_config is None:
-            raise ValueError(
-                "SoundwaveConfig.audio_config is needed to build the model (derive it from the weights)"
-            )
+            raise ValueError("SoundwaveConfig.audio_config is needed to build the model (derive it from the weights)")
         paper = config.mode == "paper"
         self.audio_encoder = AudioEncoder(config.audio_config)
         self.align_adapter = AlignAdapter(
@@ -97,9 +95,7 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
             dropout=config.adapter_dropout,
             temporal=paper,
         )
-        self.shrink_adapter = ShrinkAdapter(
-            config.hidden_size, config.num_heads, config.adapter_dropout, paper=paper
-        )
+        self.shrink_adapter = ShrinkAdapter(config.hidden_size, config.num_heads, config.adapter_dropout, paper=paper)
         self.llm = AutoModelForCausalLM.from_config(config.text_config)
         self.post_init()
 
@@ -320,9 +316,7 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
         )
 
 
-def ctc_rows(
-    windows_per_item: Tensor | None, ctc_mask: Tensor | None, n_audio: int, device
-) -> tuple[Tensor, Tensor]:
+def ctc_rows(windows_per_item: Tensor | None, ctc_mask: Tensor | None, n_audio: int, device) -> tuple[Tensor, Tensor]:
     """Indices of (windows, targets) that take part in the CTC loss: single-window audios allowed by `ctc_mask`.
 
     A transcript belongs to a whole recording; split into windows it has no per-window target, so such
@@ -351,9 +345,7 @@ def move_padding_left(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor
     return ids, mask
 
 
-def _from_pretrained(
-    cls, pretrained_model_name_or_path, *args, config=None, dtype=None, torch_dtype=None, **kwargs
-):
+def _from_pretrained(cls, pretrained_model_name_or_path, *args, config=None, dtype=None, torch_dtype=None, **kwargs):
     """`SoundwaveForCausalLM.from_pretrained`: our strict released-format loader (see `loading.load_soundwave`)."""
     from soundwave.model.loading import load_soundwave
 
@@ -361,9 +353,7 @@ def _from_pretrained(
     device = kwargs.pop("device", None) or kwargs.pop("device_map", None)
     if isinstance(device, dict):
         device = None
-    return load_soundwave(
-        pretrained_model_name_or_path, dtype=dtype or torch_dtype, device=device, **overrides
-    )
+    return load_soundwave(pretrained_model_name_or_path, dtype=dtype or torch_dtype, device=device, **overrides)
 
 
 def _save_pretrained(self, save_directory, *args, **kwargs) -> None:

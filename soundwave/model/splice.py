@@ -130,9 +130,7 @@ def _pad_rows(rows: list, padding_side: str, with_labels: bool) -> SplicedInputs
     embeds = ref.new_zeros(batch, width, ref.shape[-1])
     mask = torch.zeros(batch, width, dtype=torch.long, device=ref.device)
     positions = torch.zeros(batch, width, dtype=torch.long, device=ref.device)
-    labels = (
-        torch.full((batch, width), IGNORE_INDEX, dtype=torch.long, device=ref.device) if with_labels else None
-    )
+    labels = torch.full((batch, width), IGNORE_INDEX, dtype=torch.long, device=ref.device) if with_labels else None
     for i, (row_embeds, row_keys, row_positions, row_labels) in enumerate(rows):
         n = lengths[i]
         span = slice(width - n, width) if padding_side == "left" else slice(0, n)

@@ -1,6 +1,6 @@
 """`python -m soundwave.training --config CONFIG`: the entry point for `torchrun` / `accelerate launch`.
 
-    torchrun --nproc_per_node=4 -m soundwave.training --config configs/mini/stage2_shrink.yaml
+torchrun --nproc_per_node=4 -m soundwave.training --config configs/mini/stage2_shrink.yaml
 """
 
 import sys

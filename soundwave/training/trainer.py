@@ -210,8 +210,11 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     processor = processor_for(model, tokenizer, extractor)
 
     micro_batches_probe = build_training_data(
-        cfg.data, batch_size=tcfg.per_device_train_batch_size, num_batches=1,
-        rank=accelerator.process_index, world_size=accelerator.num_processes,
+        cfg.data,
+        batch_size=tcfg.per_device_train_batch_size,
+        num_batches=1,
+        rank=accelerator.process_index,
+        world_size=accelerator.num_processes,
     )
     steps = total_steps(tcfg, micro_batches_probe.batches_per_epoch)
     data = build_training_data(
@@ -228,8 +231,10 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     eval_data = None
     if cfg.data.eval_datasets:
         eval_data = build_eval_data(
-            cfg.data, batch_size=tcfg.per_device_eval_batch_size,
-            rank=accelerator.process_index, world_size=accelerator.num_processes,
+            cfg.data,
+            batch_size=tcfg.per_device_eval_batch_size,
+            rank=accelerator.process_index,
+            world_size=accelerator.num_processes,
         )
     optimizer, scheduler = make_optimizer(model, tcfg, steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)

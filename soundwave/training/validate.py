@@ -42,4 +42,3 @@ def validate(model, core, eval_data, collator: TrainingCollator, weights, tcfg, 
     if references:
         result["wer"] = wer(references, hypotheses)
     return result
-

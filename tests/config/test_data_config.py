@@ -108,9 +108,7 @@ def test_mix_of_datasets_with_temperature():
     )
     assert [s.label for s in data.train_sources()] == ["asr", "st", "hub_set:test"]
     assert data.datasets[1].weight == 2.0 and data.strict
-    assert (
-        data.temperature.at(0.0) == 1.0 and data.temperature.at(0.5) == 3.0 and data.temperature.at(2) == 5.0
-    )
+    assert data.temperature.at(0.0) == 1.0 and data.temperature.at(0.5) == 3.0 and data.temperature.at(2) == 5.0
 
 
 @pytest.mark.parametrize(

@@ -75,9 +75,7 @@ def test_unknown_key_names_dotted_key_and_suggests(tmp_path):
         load_config(Run, write(tmp_path, "optim: {lrr: 0.1}"))
     with pytest.raises(ConfigError, match=r"'sed' \(did you mean 'seed'\?\)"):
         load_config(Run, None, ["sed=1"])
-    with pytest.raises(
-        ConfigError, match=r"unknown key 'parts\[0\]\.sise' \(did you mean 'parts\[0\]\.size'"
-    ):
+    with pytest.raises(ConfigError, match=r"unknown key 'parts\[0\]\.sise' \(did you mean 'parts\[0\]\.size'"):
         load_config(Run, {"parts": [{"name": "a", "sise": 1}]})
 
 
@@ -148,9 +146,7 @@ def test_file_errors(tmp_path):
 
 def test_section_loads_one_part_of_a_whole_run_file(tmp_path):
     path = write(tmp_path, "optim: {lr: 0.5}\nother_team: {anything: 1}\n")
-    assert load_config(Optim, path, ["optim.schedule=linear"], section="optim") == Optim(
-        0.5, schedule="linear"
-    )
+    assert load_config(Optim, path, ["optim.schedule=linear"], section="optim") == Optim(0.5, schedule="linear")
     with pytest.raises(ConfigError, match="no 'data' section"):
         load_config(Optim, path, section="data")
 

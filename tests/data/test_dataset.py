@@ -45,9 +45,7 @@ def test_examples_are_decoded_lazily_at_16k(mixed_config):
     dataset = data.dataset
     assert len(dataset) == 18 and dataset.source_names == ["asr", "st"]
     example = dataset[16]  # an ST clip: 0.3 s at 22.05 kHz inside the HF dataset
-    assert (
-        isinstance(example, Example) and example.sample.task == "st" and example.sample.prompt == "Translate."
-    )
+    assert isinstance(example, Example) and example.sample.task == "st" and example.sample.prompt == "Translate."
     assert example.waveform.dtype == np.float32 and example.waveform.shape == (4800,)
     text = dataset[12]
     assert text.waveform is None and text.sample.task == "text"

@@ -14,8 +14,7 @@ SIZES = (8000, 1600, 400)  # ratio 20 : 4 : 1
 def pools(groups=("asr", "st", "qa"), weights=(1.0, 1.0, 1.0)) -> list[Pool]:
     starts = np.cumsum((0, *SIZES))
     return [
-        Pool(g, np.arange(starts[i], starts[i + 1]), w, g)
-        for i, (g, w) in enumerate(zip(groups, weights, strict=True))
+        Pool(g, np.arange(starts[i], starts[i + 1]), w, g) for i, (g, w) in enumerate(zip(groups, weights, strict=True))
     ]
 
 
@@ -27,9 +26,7 @@ def measured(stream: MixtureStream, start: int, count: int) -> np.ndarray:
     return np.bincount(pool_of(stream.take(start, count)), minlength=3) / count
 
 
-@pytest.mark.parametrize(
-    ("temperature", "expected"), [(1.0, (0.8, 0.16, 0.04)), (1000.0, (1 / 3, 1 / 3, 1 / 3))]
-)
+@pytest.mark.parametrize(("temperature", "expected"), [(1.0, (0.8, 0.16, 0.04)), (1000.0, (1 / 3, 1 / 3, 1 / 3))])
 def test_measured_frequencies_at_fixed_temperature(temperature, expected):
     stream = MixtureStream(pools(), TemperatureSchedule(temperature, temperature), total=None, seed=1)
     frequencies = measured(stream, 0, 40_000)

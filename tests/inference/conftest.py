@@ -14,4 +14,6 @@ def pipe():
 
 @pytest.fixture(scope="session")
 def clips() -> list[str]:
-    return [str(REFERENCE / "audio" / name) for name in ("example_1.wav", "sense_and_sensibility_01_austen_64kb-0880.wav")]
+    return [
+        str(REFERENCE / "audio" / name) for name in ("example_1.wav", "sense_and_sensibility_01_austen_64kb-0880.wav")
+    ]

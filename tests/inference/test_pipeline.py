@@ -110,8 +110,9 @@ def test_cli_ask_and_transcribe(clips, tmp_path, capsys):
     assert main(["ask", clips[0], "What is said?", "--model", model, "--greedy", "--max-new-tokens", "4"]) == 0
     assert capsys.readouterr().out.strip()
     out = tmp_path / "t.jsonl"
-    code = main(["transcribe", *clips, str(tmp_path / "missing.wav"), "--model", model, "--max-new-tokens", "4",
-                 "-o", str(out)])
+    code = main(
+        ["transcribe", *clips, str(tmp_path / "missing.wav"), "--model", model, "--max-new-tokens", "4", "-o", str(out)]
+    )
     assert code == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["file"] for line in lines] == [*clips, str(tmp_path / "missing.wav")]

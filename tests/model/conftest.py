@@ -33,7 +33,8 @@ def reference_model():
 
 @pytest.fixture(scope="session")
 def reference_tokenizer():
-    import soundwave  # noqa: F401  (registers the Soundwave config so the tokenizer loads)
     from transformers import AutoTokenizer
+
+    import soundwave  # noqa: F401  (registers the Soundwave config so the tokenizer loads)
 
     return AutoTokenizer.from_pretrained(REFERENCE / "checkpoint")

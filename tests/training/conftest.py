@@ -15,10 +15,23 @@ AUDIO = Path(__file__).parents[1] / "assets" / "soundwave-reference" / "audio"
 def write_whisper_10s(out: Path) -> None:
     torch.manual_seed(0)
     config = WhisperConfig(
-        d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64, decoder_layers=1,
-        decoder_attention_heads=2, decoder_ffn_dim=64, num_mel_bins=80, max_source_positions=500,
-        max_target_positions=16, vocab_size=64, pad_token_id=0, bos_token_id=1, eos_token_id=2,
-        decoder_start_token_id=1, suppress_tokens=[], begin_suppress_tokens=[],
+        d_model=32,
+        encoder_layers=2,
+        encoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_layers=1,
+        decoder_attention_heads=2,
+        decoder_ffn_dim=64,
+        num_mel_bins=80,
+        max_source_positions=500,
+        max_target_positions=16,
+        vocab_size=64,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+        suppress_tokens=[],
+        begin_suppress_tokens=[],
     )
     WhisperForConditionalGeneration(config).save_pretrained(out)
     WhisperFeatureExtractor(feature_size=80, chunk_length=10).save_pretrained(out)
@@ -36,13 +49,28 @@ def tiny_bases(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def manifest(tmp_path_factory) -> Path:
     rows = [
-        {"id": "fox", "audio": str(AUDIO / "example_1.wav"), "prompt": "What does the person say?",
-         "answer": "the quick brown fox", "transcript": "the quick brown fox"},
-        {"id": "man", "audio": str(AUDIO / "sense_and_sensibility_01_austen_64kb-0880.wav"),
-         "prompt": "What does the person say?", "answer": "he was not an ill disposed young man",
-         "transcript": "he was not an ill disposed young man"},
-        {"id": "qa", "audio": str(AUDIO / "example_1.wav"), "prompt": "Which animal is named?", "answer": "a fox",
-         "transcript": "the quick brown fox", "task": "qa"},
+        {
+            "id": "fox",
+            "audio": str(AUDIO / "example_1.wav"),
+            "prompt": "What does the person say?",
+            "answer": "the quick brown fox",
+            "transcript": "the quick brown fox",
+        },
+        {
+            "id": "man",
+            "audio": str(AUDIO / "sense_and_sensibility_01_austen_64kb-0880.wav"),
+            "prompt": "What does the person say?",
+            "answer": "he was not an ill disposed young man",
+            "transcript": "he was not an ill disposed young man",
+        },
+        {
+            "id": "qa",
+            "audio": str(AUDIO / "example_1.wav"),
+            "prompt": "Which animal is named?",
+            "answer": "a fox",
+            "transcript": "the quick brown fox",
+            "task": "qa",
+        },
         {"id": "sum", "audio": None, "prompt": "What is two plus two?", "answer": "four", "task": "text"},
     ]
     path = tmp_path_factory.mktemp("data") / "train.jsonl"
@@ -58,8 +86,14 @@ def run_config(tiny_bases, manifest):
         return {
             "model": {"encoder": str(tiny_bases["encoder"]), "llm": str(tiny_bases["llm"]), "mode": "paper"},
             "data": {"datasets": [{"path": str(manifest)}], "eval_datasets": [{"path": str(manifest), "name": "dev"}]},
-            "training": {"output_dir": str(output_dir), "per_device_train_batch_size": 4, "logging_steps": 1,
-                         "learning_rate": 3e-3, "seed": 7, **training},
+            "training": {
+                "output_dir": str(output_dir),
+                "per_device_train_batch_size": 4,
+                "logging_steps": 1,
+                "learning_rate": 3e-3,
+                "seed": 7,
+                **training,
+            },
         }
 
     return make

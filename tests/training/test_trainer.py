@@ -13,8 +13,11 @@ from soundwave.training.config import load_run_config
 from soundwave.training.trainer import train
 
 STAGE1 = {"stage": "align", "trainable": ["align_adapter.*"], "loss_weights": {"ctc": 1.0, "lm": 0.0}}
-STAGE2 = {"stage": "shrink", "trainable": ["align_adapter.*", "shrink_adapter.*", "*lora_*"],
-          "loss_weights": {"ctc": 0.3, "lm": 1.0}}
+STAGE2 = {
+    "stage": "shrink",
+    "trainable": ["align_adapter.*", "shrink_adapter.*", "*lora_*"],
+    "loss_weights": {"ctc": 0.3, "lm": 1.0},
+}
 STAGE3 = {"stage": "sft", "trainable": ["*lora_*", "shrink_adapter.*"], "loss_weights": {"ctc": 0.3, "lm": 1.0}}
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0}
 
@@ -46,9 +49,11 @@ def test_three_stages_chain(run_config, tmp_path):
     from soundwave.inference.pipeline import Pipeline
 
     result = Pipeline.from_pretrained(str(final3)).generate(
-        s1["data"]["datasets"][0]["path"].replace("train.jsonl", "") and
-        str(__import__("tests.training.conftest", fromlist=["AUDIO"]).AUDIO / "example_1.wav"),
-        "What does the person say?", greedy=True, max_new_tokens=5,
+        s1["data"]["datasets"][0]["path"].replace("train.jsonl", "")
+        and str(__import__("tests.training.conftest", fromlist=["AUDIO"]).AUDIO / "example_1.wav"),
+        "What does the person say?",
+        greedy=True,
+        max_new_tokens=5,
     )
     assert result.audio_tokens >= 0 and result.output_tokens > 0
 
@@ -56,8 +61,14 @@ def test_three_stages_chain(run_config, tmp_path):
 def test_tiny_model_overfits(run_config, tmp_path, manifest):
     two = tmp_path / "two.jsonl"
     two.write_text("".join(manifest.read_text().splitlines(keepends=True)[:2]))
-    cfg = run_config(tmp_path / "fit", max_steps=30, lr_scheduler_type="constant", per_device_train_batch_size=2,
-                     trainable=["align_adapter.*", "shrink_adapter.*", "llm.*"], loss_weights={"ctc": 0.3, "lm": 1.0})
+    cfg = run_config(
+        tmp_path / "fit",
+        max_steps=30,
+        lr_scheduler_type="constant",
+        per_device_train_batch_size=2,
+        trainable=["align_adapter.*", "shrink_adapter.*", "llm.*"],
+        loss_weights={"ctc": 0.3, "lm": 1.0},
+    )
     cfg["data"]["datasets"] = [{"path": str(two)}]
     train(load_run_config(cfg))
     losses = [r["ce_loss"] for r in rows(tmp_path / "fit")]
@@ -103,7 +114,9 @@ def test_frozen_parameters_get_no_gradient_and_do_not_change(tiny_bases, manifes
     count = configure_trainable(model, TrainingConfig(trainable=("align_adapter.*",)))
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     assert "align_adapter.ctc_head.weight" in frozen  # frozen by default: it stays the LLM's embeddings
-    assert count == sum(p.numel() for p in model.align_adapter.parameters()) - model.align_adapter.ctc_head.weight.numel()
+    assert (
+        count == sum(p.numel() for p in model.align_adapter.parameters()) - model.align_adapter.ctc_head.weight.numel()
+    )
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
     model.train()
     mel = torch.randn(2, 80, 1000)

@@ -1,0 +1,38 @@
+"""Copy a trained compact model into the package as a bundled default: float16 weights, no machine paths.
+
+python scripts/bundle_model.py runs/mini/stage3/final soundwave/assets/soundwave-mini
+"""
+
+import argparse
+import shutil
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+
+from soundwave.atomic import atomic_dir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path)
+    parser.add_argument("target", type=Path)
+    args = parser.parse_args()
+    with atomic_dir(args.target) as tmp:
+        for item in args.source.iterdir():
+            if item.is_file() and item.name != "weights.safetensors":
+                shutil.copy2(item, tmp / item.name)
+        weights = load_file(str(args.source / "weights.safetensors"))
+        half = {k: (v.to(torch.float16) if v.is_floating_point() else v).contiguous() for k, v in weights.items()}
+        save_file(half, str(tmp / "weights.safetensors"), metadata={"format": "pt"})
+        meta = yaml.safe_load((tmp / "model.yaml").read_text())
+        for base in meta["base"].values():
+            base["path"] = None  # resolved by name (soundwave models prepare NAME) on the user's machine
+        (tmp / "model.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
+    size = sum(f.stat().st_size for f in args.target.iterdir()) / 1e6
+    print(f"{args.target} ({size:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
