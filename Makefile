@@ -1,7 +1,7 @@
 # The two set-up commands of the README, plus developer shortcuts.
 PY ?= python3
 DEMO_AUDIO ?= tests/assets/speech/librivox/sense_and_sensibility_01_austen_64kb-0890.wav
-DEMO_MODEL ?= tests/assets/soundwave-reference/checkpoint
+DEMO_MODEL ?= soundwave-mini
 
 .PHONY: setup demo test test-fast lint
 
@@ -9,7 +9,7 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup  ## install, then answer a question about a bundled LibriVox recording
-	$(PY) -m soundwave ask $(DEMO_AUDIO) "What does the person say?" --model $(DEMO_MODEL) --greedy --max-new-tokens 40
+	$(PY) -m soundwave ask $(DEMO_AUDIO) "What does the person say?" --model $(DEMO_MODEL) --greedy
 
 test: setup  ## install, then run the whole test suite (slow real-weight tests included)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "slow or not slow" --durations=15
