@@ -9,8 +9,8 @@ python -m soundwave models prepare whisper-tiny.en >/dev/null
 python -m soundwave models prepare smollm2-135m-instruct >/dev/null
 [ -f "$CORPUS/train.jsonl" ] || python -m soundwave data synth --out "$CORPUS" --config configs/synth/default.yaml \
   --workers "$(nproc)" 2> runs/mini/synth.log
-for stage in stage1_align stage2_shrink stage3_sft; do
+for stage in stage1_align stage1b_align stage2_shrink stage3_sft stage3b_sft; do
   python -m soundwave train "configs/mini/$stage.yaml" 2> "runs/mini/$stage.log"
 done
-python scripts/bundle_model.py runs/mini/stage3/final soundwave/assets/soundwave-mini
+python scripts/bundle_model.py runs/mini/stage3b/final soundwave/assets/soundwave-mini
 bash scripts/eval_mini.sh

@@ -39,6 +39,9 @@ FORMAT = "soundwave-compact"
 FORMAT_VERSION = 1
 ADDED_INPUT_ROWS = "added_rows.input_embeddings"  # (n_added, D) rows past the base vocabulary
 ADDED_OUTPUT_ROWS = "added_rows.output_embeddings"  # same for an untied LM head
+ADDED_CTC_ROWS = (
+    "added_rows.ctc_head"  # CTC head rows past the base vocabulary (the blank), when the rest is the embeddings
+)
 
 
 def is_compact(directory: str | Path) -> bool:
@@ -98,7 +101,9 @@ def compact_tensors(model: nn.Module, base_vocab: int) -> tuple[dict[str, Tensor
     trains = {n for n, p in model.named_parameters() if p.requires_grad} | getattr(model, "compact_overrides", set())
     ctc_from_embeddings = False
     if isinstance(model, SoundwaveForCausalLM):
-        ctc_from_embeddings = torch.equal(model.align_adapter.ctc_head.weight, model.get_input_embeddings().weight)
+        head, embeddings = model.align_adapter.ctc_head.weight, model.get_input_embeddings().weight
+        # the base rows are the LLM's embeddings (frozen): only the added rows need storing
+        ctc_from_embeddings = head.shape == embeddings.shape and torch.equal(head[:base_vocab], embeddings[:base_vocab])
     keep = {}
     for key, tensor in state.items():
         if key in tied:
@@ -111,6 +116,8 @@ def compact_tensors(model: nn.Module, base_vocab: int) -> tuple[dict[str, Tensor
     input_rows = model.get_input_embeddings().weight
     if input_rows.shape[0] > base_vocab:
         keep[ADDED_INPUT_ROWS] = input_rows.detach()[base_vocab:].clone()
+    if ctc_from_embeddings and input_rows.shape[0] > base_vocab:
+        keep[ADDED_CTC_ROWS] = model.align_adapter.ctc_head.weight.detach()[base_vocab:].clone()
     output = model.get_output_embeddings()
     if output is not None and output.weight is not input_rows and output.weight.shape[0] > base_vocab:
         keep[ADDED_OUTPUT_ROWS] = output.weight.detach()[base_vocab:].clone()
@@ -146,10 +153,9 @@ def load_compact(directory: str | Path, device: str | torch.device | None = None
         spec, encoder=locate_base(spec.encoder, meta["base"]["encoder"]), llm=locate_base(spec.llm, meta["base"]["llm"])
     )
     model, _, _ = build_from_spec(spec, dtype=dtype or torch.float32)
-    apply_compact_tensors(model, load_file(str(directory / WEIGHTS_FILE)), meta["base"]["llm"]["vocab_size"], directory)
-    if meta.get("ctc_head_from_embeddings"):
-        with torch.no_grad():
-            model.align_adapter.ctc_head.weight.copy_(model.get_input_embeddings().weight)
+    tensors = load_file(str(directory / WEIGHTS_FILE))
+    base_vocab = meta["base"]["llm"]["vocab_size"]
+    apply_compact_tensors(model, tensors, base_vocab, directory, bool(meta.get("ctc_head_from_embeddings")))
     tokenizer = AutoTokenizer.from_pretrained(directory)
     placeholder = model.config.audio_token if isinstance(model, SpeechLLM) else None
     if placeholder is not None and tokenizer.convert_tokens_to_ids(placeholder) != model.placeholder_id:
@@ -170,9 +176,16 @@ def locate_base(name: str, recorded: dict) -> str:
         raise ModelNotFoundError(f"base model {name!r} not found, nor at its recorded path {path}") from err
 
 
-def apply_compact_tensors(model: nn.Module, tensors: dict[str, Tensor], base_vocab: int, source: Path) -> None:
-    """Copy a compact checkpoint's tensors into a freshly built model; remember the base ones it overrides."""
+def apply_compact_tensors(
+    model: nn.Module, tensors: dict[str, Tensor], base_vocab: int, source: Path, ctc_from_embeddings: bool = False
+) -> None:
+    """Copy a compact checkpoint's tensors into a freshly built model; remember the base ones it overrides.
+
+    With `ctc_from_embeddings` the CTC head is rebuilt as the embedding matrix plus its stored added rows, so it
+    is the same head in every stage (a fresh build draws new random added rows).
+    """
     state = model.state_dict()
+    ctc_rows = tensors.pop(ADDED_CTC_ROWS, None)
     rows = {k: tensors.pop(k) for k in (ADDED_INPUT_ROWS, ADDED_OUTPUT_ROWS) if k in tensors}
     unexpected = sorted(k for k in tensors if k not in state)
     mismatched = sorted(
@@ -196,6 +209,11 @@ def apply_compact_tensors(model: nn.Module, tensors: dict[str, Tensor], base_voc
                     f"past the base vocabulary of {base_vocab}"
                 )
             weight[base_vocab:] = value
+        if ctc_from_embeddings:
+            head = model.align_adapter.ctc_head.weight
+            head.copy_(model.get_input_embeddings().weight)
+            if ctc_rows is not None:
+                head[base_vocab:] = ctc_rows
     model.compact_overrides = {k for k in tensors if k.startswith(BASE_PREFIXES) and not is_lora_parameter(k)}
 
 

@@ -61,7 +61,9 @@ def init_from_previous(model, path: str | Path) -> Path:
     if not is_compact(path):
         raise CheckpointError(f"training.init_from: {path} is not a trained model (no {META_FILE}); run that stage")
     meta = yaml.safe_load((path / META_FILE).read_text())
-    apply_compact_tensors(model, load_file(str(path / WEIGHTS_FILE)), meta["base"]["llm"]["vocab_size"], path)
+    tensors = load_file(str(path / WEIGHTS_FILE))
+    base_vocab = meta["base"]["llm"]["vocab_size"]
+    apply_compact_tensors(model, tensors, base_vocab, path, bool(meta.get("ctc_head_from_embeddings")))
     return path
 
 
@@ -309,7 +311,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
                 state = {"step": step, "data": position, "stage": tcfg.stage}
                 save_checkpoint(run_dir, step, core, optimizer, scheduler, state, cfg, tcfg.save_total_limit)
     bar.close()
-    if eval_data is not None:
+    if eval_data is not None and not (tcfg.eval_steps and step % tcfg.eval_steps == 0):  # not evaluated just now
         metrics.log("valid", step, validate(model, core, eval_data, collator, weights, tcfg, accelerator))
     accelerator.wait_for_everyone()
     final = run_dir / FINAL_DIR

@@ -46,6 +46,11 @@ def test_three_stages_chain(run_config, tmp_path):
     assert not torch.equal(w1[key], w2[key])  # stage 2 went on training the alignment adapter
     assert torch.equal(w2[key], w3[key])  # stage 3 did not train it
     assert any("lora" in k for k in w3)
+    from soundwave.model.compact import load_compact
+
+    heads = [load_compact(f)[0].align_adapter.ctc_head.weight for f in (final1, final2, final3)]
+    assert torch.equal(heads[0], heads[1]) and torch.equal(heads[1], heads[2])  # frozen: the same blank in every stage
+    assert "align_adapter.ctc_head.weight" not in w3  # only its added rows are stored
     from soundwave.inference.pipeline import Pipeline
 
     result = Pipeline.from_pretrained(str(final3)).generate(
