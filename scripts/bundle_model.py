@@ -5,6 +5,7 @@ python scripts/bundle_model.py runs/mini/stage3/final soundwave/assets/soundwave
 
 import argparse
 import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -19,17 +20,25 @@ def main() -> None:
     parser.add_argument("source", type=Path)
     parser.add_argument("target", type=Path)
     args = parser.parse_args()
-    with atomic_dir(args.target) as tmp:
-        for item in args.source.iterdir():
-            if item.is_file() and item.name != "weights.safetensors":
-                shutil.copy2(item, tmp / item.name)
-        weights = load_file(str(args.source / "weights.safetensors"))
-        half = {k: (v.to(torch.float16) if v.is_floating_point() else v).contiguous() for k, v in weights.items()}
-        save_file(half, str(tmp / "weights.safetensors"), metadata={"format": "pt"})
-        meta = yaml.safe_load((tmp / "model.yaml").read_text())
-        for base in meta["base"].values():
-            base["path"] = None  # resolved by name (soundwave models prepare NAME) on the user's machine
-        (tmp / "model.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
+    from soundwave.model.builder import load_model_spec
+    from soundwave.model.compact import load_compact, save_compact
+
+    spec = load_model_spec(yaml.safe_load((args.source / "model.yaml").read_text())["model"])
+    model, tokenizer, extractor = load_compact(args.source)
+    with tempfile.TemporaryDirectory() as scratch:
+        resaved = Path(scratch) / "model"
+        save_compact(model, tokenizer, extractor, resaved, spec)  # the current compact layout (smallest)
+        with atomic_dir(args.target) as tmp:
+            for item in resaved.iterdir():
+                if item.is_file() and item.name != "weights.safetensors":
+                    shutil.copy2(item, tmp / item.name)
+            weights = load_file(str(resaved / "weights.safetensors"))
+            half = {k: (v.to(torch.float16) if v.is_floating_point() else v).contiguous() for k, v in weights.items()}
+            save_file(half, str(tmp / "weights.safetensors"), metadata={"format": "pt"})
+            meta = yaml.safe_load((tmp / "model.yaml").read_text())
+            for base in meta["base"].values():
+                base["path"] = None  # resolved by name (soundwave models prepare NAME) on the user's machine
+            (tmp / "model.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
     size = sum(f.stat().st_size for f in args.target.iterdir()) / 1e6
     print(f"{args.target} ({size:.1f} MB)")
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-soundwave-mini}
 OUT=${OUT:-runs/eval}
-ev() { python -m soundwave eval --no-progress "$@"; }
+ev() { python -m soundwave eval --no-progress --batch-size 16 --max-new-tokens 48 "$@"; }
 for set in librivox cards synth_heldout_asr; do
   ev --model "$MODEL" --data "data/eval/$set.jsonl" --task asr --output "$OUT/mini-$set"
   ev --baseline whisper --model whisper-tiny.en --data "data/eval/$set.jsonl" --task asr --output "$OUT/whisper-$set"

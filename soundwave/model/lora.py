@@ -119,3 +119,16 @@ def lora_merged(module: nn.Module) -> Iterator[nn.Module]:
                 setattr(parent, name, layer)
                 layer.unmerge()
                 layer.get_base_layer().weight.copy_(weight)
+
+
+@contextmanager
+def lora_disabled(module: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, `module` runs its base Linear layers only: the model as it was before LoRA."""
+    layers = _lora_layers(module)
+    for parent, name, layer in layers:
+        setattr(parent, name, layer.get_base_layer())
+    try:
+        yield module
+    finally:
+        for parent, name, layer in layers:
+            setattr(parent, name, layer)

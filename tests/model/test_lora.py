@@ -96,3 +96,23 @@ def test_set_trainable_names_patterns_that_match_nothing(tiny_llm):
     assert all(p.requires_grad for p in tiny_llm.parameters())  # nothing changed on error
     with pytest.raises(TypeError, match="list of glob patterns"):
         set_trainable(tiny_llm, "model.*")
+
+
+def test_lora_disabled_gives_the_base_model_back():
+    import torch
+    from torch import nn
+
+    from soundwave.model.lora import LoraSpec, apply_lora, lora_disabled
+
+    torch.manual_seed(0)
+    base = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4))
+    x = torch.randn(3, 8)
+    before = base(x).detach()
+    model = apply_lora(base, LoraSpec(r=2, alpha=4, dropout=0.0, target_modules=("0", "2")))
+    for name, param in model.named_parameters():
+        if "lora_B" in name:
+            nn.init.normal_(param)
+    assert not torch.allclose(model(x), before)
+    with lora_disabled(model):
+        torch.testing.assert_close(model(x), before)
+    assert not torch.allclose(model(x), before)  # LoRA is back afterwards
