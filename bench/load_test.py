@@ -68,7 +68,10 @@ def chat_body(audio_b64: str, args: argparse.Namespace, stream: bool) -> dict:
     return body | {"temperature": 0, "stream": stream}
 
 
-async def one_request(client: httpx.AsyncClient, args: argparse.Namespace, audio: bytes, audio_b64: str, tally: Tally):
+async def one_request(
+    client: httpx.AsyncClient, args: argparse.Namespace, audio: bytes, audio_b64: str, tally: Tally
+) -> float:
+    """Send one request and tally it; returns the seconds the server asked to wait (Retry-After), else 0."""
     start = time.perf_counter()
     try:
         if args.mode == "transcribe":
@@ -85,13 +88,15 @@ async def one_request(client: httpx.AsyncClient, args: argparse.Namespace, audio
             response = await client.post("/v1/chat/completions", json=chat_body(audio_b64, args, False))
     except httpx.TimeoutException:
         tally.statuses["timeout"] += 1
-        return
+        return 0.0
     except httpx.HTTPError as err:
         tally.statuses[type(err).__name__] += 1
-        return
+        return 0.0
     tally.statuses[str(response.status_code)] += 1
     if response.status_code == 200:
         tally.latencies.append(time.perf_counter() - start)
+    retry_after = response.headers.get("retry-after", "0")
+    return float(retry_after) if response.status_code == 429 and retry_after.isdigit() else 0.0
 
 
 def has_content(line: str) -> bool:
@@ -103,8 +108,11 @@ def has_content(line: str) -> bool:
 
 
 async def client_loop(client, args, audio, audio_b64, tally, deadline: float) -> None:
+    """One client: request after request until the deadline, backing off as a 429's Retry-After asks."""
     while time.monotonic() < deadline:
-        await one_request(client, args, audio, audio_b64, tally)
+        wait = await one_request(client, args, audio, audio_b64, tally)
+        if wait and not args.no_backoff:
+            await asyncio.sleep(min(wait, max(deadline - time.monotonic(), 0)))
 
 
 # ---- watching the server -------------------------------------------------------------------------------------------
@@ -222,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--request-timeout", type=float, default=180.0)
+    parser.add_argument("--no-backoff", action="store_true", help="retry a 429 at once instead of after Retry-After")
     parser.add_argument("--max-batch", type=int, default=8, help="with --model: the server's --max-batch")
     parser.add_argument("--start-timeout", type=float, default=300.0, help="with --model: seconds to wait for it")
     parser.add_argument("--serve-args", nargs=argparse.REMAINDER, default=[], help="with --model: more serve flags")

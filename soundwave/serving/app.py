@@ -1,0 +1,256 @@
+"""`create_app(pipeline, settings)`: the OpenAI-compatible speech API and the web page, with no module-level state.
+
+    POST /v1/chat/completions     messages with `input_audio` parts; `stream: true` for server-sent events
+    POST /v1/audio/transcriptions multipart `file` (+ model, prompt, response_format, temperature, language)
+    GET  /v1/models, /health, /openapi.json, and / (the web page)
+
+Requests go through one `Batcher` (bounded queue -> `generate_batch` on one model thread). Audio comes only
+from the request body (base64 or upload), never from a server-side path.
+"""
+
+# No `from __future__ import annotations` here: FastAPI must evaluate the routes' hints, which name locals
+# (`Annotated[..., Depends(bearer)]`).
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, File, Form, UploadFile
+from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from soundwave.errors import ConfigError, SoundwaveError
+from soundwave.inference.pipeline import Item, Result
+from soundwave.serving import chat
+from soundwave.serving.audio_input import load_request_audio
+from soundwave.serving.batcher import Batcher, StreamJob
+from soundwave.serving.errors import ApiError, BodyLimit, install_error_handlers
+from soundwave.serving.schemas import (
+    ChatCompletion,
+    ChatCompletionRequest,
+    Delta,
+    ErrorResponse,
+    Health,
+    ModelCard,
+    ModelList,
+    Transcription,
+    TranscriptionUsage,
+)
+from soundwave.serving.settings import ServerSettings
+
+CHAT, TRANSCRIPTIONS = "/v1/chat/completions", "/v1/audio/transcriptions"
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 415, 429, 504)}
+
+
+def _page() -> str:
+    return resources.files("soundwave.serving").joinpath("static/index.html").read_text(encoding="utf-8")
+
+
+def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
+    """The server for one loaded pipeline.
+
+    Args:
+        pipeline: a `soundwave.Pipeline` (or anything with its `generate_batch`, `stream`, `generation` and
+            `tokenizer`).
+        settings: limits, batching and the API key (defaults: `ServerSettings()`).
+
+    Returns:
+        The FastAPI application; run it with uvicorn, or in tests with `with TestClient(app) as client:`
+        (the context manager starts the batcher).
+    """
+    settings = settings or ServerSettings()
+    batcher = Batcher(pipeline, settings.max_batch, settings.queue_size, settings.batch_wait_ms)
+    started = int(time.time())
+    page = _page()
+    body_limit = settings.max_upload_bytes * 4 // 3 + 1_000_000  # base64 is 4/3 of the audio, + JSON/form fields
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await batcher.start()
+        try:
+            yield
+        finally:
+            await batcher.stop()
+
+    app = FastAPI(
+        title="Soundwave speech API",
+        version="1",
+        description="OpenAI-compatible chat completions with audio input, and transcriptions.",
+        lifespan=lifespan,
+    )
+    app.state.batcher, app.state.settings = batcher, settings
+    app.add_middleware(BodyLimit, max_body_bytes=body_limit)
+    install_error_handlers(app, {CHAT: "application/json", TRANSCRIPTIONS: "multipart/form-data"}, body_limit)
+    bearer = HTTPBearer(auto_error=False, description="required when the server was started with --api-key")
+
+    def require_key(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> None:
+        if settings.api_key is None:
+            return
+        given = credentials.credentials if credentials is not None else ""
+        if not secrets.compare_digest(given.encode(), settings.api_key.encode()):
+            raise ApiError(
+                401,
+                "missing or invalid API key: send the header 'Authorization: Bearer <key>'",
+                code="invalid_api_key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    guarded = [Depends(require_key)]
+
+    # ---- shared plumbing ----------------------------------------------------------------------------------------
+    def check_options(options: dict) -> None:
+        try:
+            pipeline.generation.with_overrides(**options)
+        except (ConfigError, ValueError) as err:
+            raise ApiError(400, f"invalid generation option: {err}", code="invalid_option") from err
+
+    def busy() -> ApiError:
+        return ApiError(
+            429,
+            f"server busy: {settings.queue_size} requests already queued (--queue-size); retry shortly",
+            code="queue_full",
+            headers={"Retry-After": "1"},
+        )
+
+    def timed_out() -> ApiError:
+        return ApiError(504, f"the request took longer than {settings.timeout:g} s (--timeout)", code="timeout")
+
+    def failed(err: BaseException) -> ApiError:
+        if isinstance(err, SoundwaveError):
+            return ApiError(400, f"generation failed: {err}", code="generation_failed")
+        return ApiError(500, f"generation failed: {type(err).__name__}: {err}", code="internal_error")
+
+    async def answer(item: Item, options: dict, deadline: float) -> Result:
+        try:
+            future = batcher.submit(item, options)
+        except asyncio.QueueFull:
+            raise busy() from None
+        try:
+            result = await asyncio.wait_for(future, max(deadline - time.monotonic(), 0.001))
+        except TimeoutError:
+            raise timed_out() from None
+        except Exception as err:
+            raise failed(err) from err
+        if result.error is not None:
+            raise ApiError(400, result.error, code="generation_failed")
+        return result
+
+    # ---- routes -------------------------------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    @app.get("/health", response_model=Health)
+    def health() -> Health:
+        return Health(model=settings.model_name, queued=batcher.queued, auth_required=settings.api_key is not None)
+
+    @app.get("/v1/models", response_model=ModelList, dependencies=guarded, responses=ERRORS)
+    def models() -> ModelList:
+        return ModelList(data=[ModelCard(id=settings.model_name, created=started)])
+
+    @app.get("/v1/models/{model_id}", response_model=ModelCard, dependencies=guarded, responses=ERRORS)
+    def model(model_id: str) -> ModelCard:
+        if model_id != settings.model_name:
+            raise ApiError(
+                404, f"no model {model_id!r}: this server has {settings.model_name!r}", code="model_not_found"
+            )
+        return ModelCard(id=settings.model_name, created=started)
+
+    @app.post(
+        CHAT,
+        response_model=ChatCompletion,
+        dependencies=guarded,
+        responses=ERRORS | {200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE if stream"}},
+    )
+    async def chat_completions(request: ChatCompletionRequest):
+        deadline = time.monotonic() + settings.timeout
+        if request.stream and request.stream_options and request.stream_options.include_usage:
+            raise ApiError(
+                400,
+                "stream_options.include_usage is not supported: use stream: false to get usage",
+                param="stream_options",
+            )
+        options = chat.generation_options(request)
+        check_options(options)
+        item = await run_in_threadpool(chat.to_item, request, settings)
+        if request.stream:
+            return await stream(item, options, deadline)
+        result = await answer(item, options, deadline)
+        return chat.completion(result, settings.model_name, options, pipeline.generation.max_new_tokens)
+
+    async def stream(item: Item, options: dict, deadline: float) -> StreamingResponse:
+        try:
+            job = batcher.submit_stream(item, options)
+        except asyncio.QueueFull:
+            raise busy() from None
+        try:  # wait for the first piece before answering 200, so a timeout or a bad input is still a 4xx/5xx
+            first = await asyncio.wait_for(job.next_event(), max(deadline - time.monotonic(), 0.001))
+        except TimeoutError:
+            job.cancel()
+            raise timed_out() from None
+        if first[0] == "error":
+            raise failed(first[1])  # type: ignore[arg-type]
+        return StreamingResponse(
+            events(job, first, options, deadline),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def events(job: StreamJob, first: tuple, options: dict, deadline: float) -> AsyncIterator[str]:
+        chunk_id, created, model = chat.completion_id(), int(time.time()), settings.model_name
+        pieces: list[str] = []
+        try:
+            yield chat.sse(chat.chunk(chunk_id, created, model, Delta(role="assistant", content="")))
+            kind, value = first
+            while kind == "piece":
+                pieces.append(value)
+                yield chat.sse(chat.chunk(chunk_id, created, model, Delta(content=value)))
+                try:
+                    kind, value = await asyncio.wait_for(job.next_event(), max(deadline - time.monotonic(), 0.001))
+                except TimeoutError:
+                    yield chat.sse(timed_out().body())
+                    return
+            if kind == "error":
+                yield chat.sse(failed(value).body())
+                return
+            count = len(pipeline.tokenizer("".join(pieces), add_special_tokens=False)["input_ids"])
+            finish = chat.finish_reason(count, options, pipeline.generation.max_new_tokens)
+            yield chat.sse(chat.chunk(chunk_id, created, model, Delta(), finish))
+            yield "data: [DONE]\n\n"
+        finally:
+            if not job.finished:
+                job.cancel()  # the client left or timed out: stop generating at the next piece
+
+    @app.post(
+        TRANSCRIPTIONS,
+        response_model=Transcription,
+        dependencies=guarded,
+        responses=ERRORS | {200: {"content": {"text/plain": {}}, "description": "JSON, or text"}},
+    )
+    async def transcriptions(
+        file: Annotated[UploadFile, File(description="the audio file (wav, mp3, flac, ogg, ...)")],
+        model: Annotated[str | None, Form(description="accepted for compatibility; the server has one model")] = None,
+        prompt: Annotated[str | None, Form(description="accepted for compatibility; not used by this model")] = None,
+        response_format: Annotated[Literal["json", "text"], Form()] = "json",
+        temperature: Annotated[float, Form(ge=0, le=1, description="0 (the default) decodes greedily")] = 0.0,
+        language: Annotated[str | None, Form(description="accepted for compatibility; not used by this model")] = None,
+    ):
+        deadline = time.monotonic() + settings.timeout
+        raw = await file.read()
+        wave = await run_in_threadpool(load_request_audio, raw, f"file {file.filename!r}", settings)
+        options = {"greedy": True} if temperature == 0 else {"temperature": temperature}
+        result = await answer(Item(wave, chat.AUDIO_ONLY_PROMPT, sampling_rate=16_000), options, deadline)
+        if response_format == "text":
+            return PlainTextResponse(result.text)
+        usage = TranscriptionUsage(
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            total_tokens=result.input_tokens + result.output_tokens,
+        )
+        return Transcription(text=result.text, usage=usage)
+
+    return app

@@ -1,0 +1,51 @@
+"""`ServerSettings`: the server's limits and knobs in one dataclass; `soundwave serve` derives its flags from it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+API_KEY_ENV = "SOUNDWAVE_API_KEY"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Limits and batching of one server. Every field becomes a `soundwave serve` flag (`max_batch` -> `--max-batch`).
+
+    Attributes:
+        model_name: the id reported by `/v1/models` and in responses (requests may name any model).
+        api_key: when set, `/v1/*` requires `Authorization: Bearer <api_key>`.
+        max_batch: most requests answered together in one `generate_batch` call.
+        batch_wait_ms: how long the worker waits for more requests to join a batch.
+        queue_size: most requests waiting; one more is answered 429 at once.
+        max_upload_mb: largest request body / audio file, in MB (10**6 bytes).
+        max_audio_seconds: longest recording accepted.
+        timeout: seconds a request may wait and run before it is answered 504.
+    """
+
+    model_name: str = field(default="soundwave", metadata={"help": "model id reported by /v1/models"})
+    api_key: str | None = field(
+        default=None, metadata={"help": f"require 'Authorization: Bearer KEY' on /v1 (default: ${API_KEY_ENV})"}
+    )
+    max_batch: int = field(default=8, metadata={"help": "most requests answered in one batch"})
+    batch_wait_ms: float = field(default=5.0, metadata={"help": "ms to wait for more requests to join a batch"})
+    queue_size: int = field(default=64, metadata={"help": "most waiting requests; more get 429"})
+    max_upload_mb: float = field(default=25.0, metadata={"help": "largest request body / audio file in MB"})
+    max_audio_seconds: float = field(default=600.0, metadata={"help": "longest recording accepted, seconds"})
+    timeout: float = field(default=120.0, metadata={"help": "seconds before a request is answered 504"})
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch", "queue_size", "max_upload_mb", "max_audio_seconds", "timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"ServerSettings.{name} must be > 0, got {getattr(self, name)}")
+        if self.batch_wait_ms < 0:
+            raise ValueError(f"ServerSettings.batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1_000_000)
+
+    @staticmethod
+    def api_key_from_env() -> str | None:
+        """The key in `$SOUNDWAVE_API_KEY`, or None when unset or empty."""
+        return os.environ.get(API_KEY_ENV) or None

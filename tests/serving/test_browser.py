@@ -1,0 +1,75 @@
+"""The web page in a real headless Chromium (Debian's `chromium`, driven by Playwright): upload a wav or record
+from a fake microphone, click Send, and see the answer stream in.
+
+Set SOUNDWAVE_SCREENSHOT=docs/web-ui.png to save the page's screenshot there (default: a temporary file).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.serving.conftest import SPEECH
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",  # grant the microphone without a prompt
+    "--use-fake-device-for-media-stream",  # ... and make it a test tone
+]
+# done: some answer text, and Stop disabled again (it is enabled while the request is in flight)
+ANSWERED = "() => document.getElementById('answer').textContent && document.getElementById('stop').disabled"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright to test the web page")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def ask(page) -> str:
+    page.wait_for_selector("#send:not([disabled])", timeout=20_000)
+    page.click("#send")
+    page.wait_for_function(ANSWERED, timeout=60_000)
+    assert page.text_content("#error") == ""
+    return page.text_content("#answer")
+
+
+def test_upload_record_and_see_the_answer(browser, live_server, tmp_path):
+    page = browser.new_page(viewport={"width": 900, "height": 860})
+    console_errors = []
+    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+    page.goto(live_server + "/")
+    page.wait_for_function("() => document.getElementById('model').textContent.includes('soundwave-tiny')")
+    page.fill("#max-tokens", "6")
+
+    page.set_input_files("#file", str(SPEECH))
+    page.wait_for_function("() => document.getElementById('audio-info').textContent.includes('4.3 s')")
+    assert ask(page).strip()
+    assert "done in" in page.text_content("#timing")
+    screenshot = Path(os.environ.get("SOUNDWAVE_SCREENSHOT", tmp_path / "web-ui.png"))
+    page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    page.click("#record")  # MediaRecorder on the fake microphone
+    page.wait_for_selector("#record.recording")
+    page.wait_for_timeout(800)  # record a little audio
+    page.click("#record")
+    page.wait_for_function("() => document.getElementById('audio-info').textContent.startsWith('recording:')")
+    page.fill("#prompt", "Describe the sound.")
+    assert ask(page).strip()
+    assert console_errors == []
