@@ -18,6 +18,7 @@ from transformers.utils import ModelOutput
 from soundwave.model.align_adapter import AlignAdapter
 from soundwave.model.audio_encoder import AudioEncoder
 from soundwave.model.configuration import SoundwaveConfig
+from soundwave.model.generation import AudioGenerationMixin
 from soundwave.model.losses import ctc_loss, lm_loss
 from soundwave.model.shrink_adapter import ShrinkAdapter
 from soundwave.model.splice import SplicedInputs, splice_audio
@@ -69,7 +70,7 @@ def join_windows(embeds: Tensor, lengths: Tensor, windows_per_item: Tensor) -> t
     return joined, joined_lengths
 
 
-class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
+class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixin):
     """A Soundwave speech LLM over any transformers causal LM."""
 
     config_class = SoundwaveConfig
@@ -286,35 +287,6 @@ class SoundwaveForCausalLM(PreTrainedModel, GenerationMixin):
             return None
         return ctc_loss(ctc_logits[windows], ctc_lengths[windows], asr_targets[targets], blank_id=self.placeholder_id)
 
-    @torch.no_grad()
-    def generate(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        audios: Tensor | None = None,
-        audio_lengths: Tensor | None = None,
-        windows_per_item: Tensor | None = None,
-        audio_encoding: AudioEncoding | None = None,
-        audios_per_row: Tensor | None = None,
-        **generate_kwargs,
-    ) -> Tensor:
-        """Generate from left-padded prompts (right-padded ones are moved left). Returns only the new ids (B, N).
-
-        `audio_encoding` (from `encode_audio`) skips encoding the audio again.
-        """
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        input_ids, attention_mask = move_padding_left(input_ids, attention_mask)
-        audio = audio_encoding or self.encode_audio(audios, audio_lengths, windows_per_item)
-        inputs = self.splice(input_ids, attention_mask, audio, padding_side="left", audios_per_row=audios_per_row)
-        generate_kwargs.setdefault("pad_token_id", self.config.llm_pad_token_id)
-        return self.llm.generate(
-            inputs_embeds=inputs.embeds,
-            attention_mask=inputs.attention_mask,
-            position_ids=inputs.position_ids,
-            **generate_kwargs,
-        )
-
 
 def ctc_rows(windows_per_item: Tensor | None, ctc_mask: Tensor | None, n_audio: int, device) -> tuple[Tensor, Tensor]:
     """Indices of (windows, targets) that take part in the CTC loss: single-window audios allowed by `ctc_mask`.
@@ -330,19 +302,6 @@ def ctc_rows(windows_per_item: Tensor | None, ctc_mask: Tensor | None, n_audio: 
         allowed &= ctc_mask.to(device).bool()
     targets = allowed.nonzero(as_tuple=True)[0]
     return first_window[targets], targets
-
-
-def move_padding_left(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
-    """Roll each right-padded row so its trailing padding comes first (generation appends on the right)."""
-    trailing = (attention_mask.flip(1).cumsum(dim=1) == 0).sum(dim=1)  # (B,)
-    if not bool(trailing.any()):
-        return input_ids, attention_mask
-    ids, mask = input_ids.clone(), attention_mask.clone()
-    for row, shift in enumerate(trailing.tolist()):
-        if shift:
-            ids[row] = torch.roll(input_ids[row], shift)
-            mask[row] = torch.roll(attention_mask[row], shift)
-    return ids, mask
 
 
 def _from_pretrained(cls, pretrained_model_name_or_path, *args, config=None, dtype=None, torch_dtype=None, **kwargs):

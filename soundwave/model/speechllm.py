@@ -23,9 +23,10 @@ from transformers.utils import ModelOutput
 
 from soundwave.errors import ConfigError
 from soundwave.model.align_adapter import stack_frames
+from soundwave.model.generation import AudioGenerationMixin
 from soundwave.model.losses import lm_loss
 from soundwave.model.projector import Projector
-from soundwave.model.soundwave import join_windows, move_padding_left
+from soundwave.model.soundwave import join_windows
 from soundwave.model.speech_encoder import SpeechEncoder
 from soundwave.model.splice import SplicedInputs, splice_audio
 
@@ -121,7 +122,7 @@ class SpeechLLMOutput(ModelOutput):
     audio: SpeechEncoding | None = None
 
 
-class SpeechLLM(PreTrainedModel, GenerationMixin):
+class SpeechLLM(AudioGenerationMixin, PreTrainedModel, GenerationMixin):
     """Speech encoder + frame stacking + MLP projector + causal LM.
 
     Args:
@@ -287,35 +288,6 @@ class SpeechLLM(PreTrainedModel, GenerationMixin):
             attention_mask=inputs.attention_mask,
             past_key_values=getattr(out, "past_key_values", None),
             audio=audio,
-        )
-
-    @torch.no_grad()
-    def generate(
-        self,
-        input_ids: Tensor,
-        attention_mask: Tensor | None = None,
-        audios: Tensor | None = None,
-        audio_lengths: Tensor | None = None,
-        windows_per_item: Tensor | None = None,
-        audio_encoding: SpeechEncoding | None = None,
-        audios_per_row: Tensor | None = None,
-        **generate_kwargs,
-    ) -> Tensor:
-        """Generate from left-padded prompts (right-padded ones are moved left). Returns only the new ids (B, N).
-
-        `audio_encoding` (from `encode_audio`) skips encoding the audio again.
-        """
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        input_ids, attention_mask = move_padding_left(input_ids, attention_mask)
-        audio = audio_encoding or self.encode_audio(audios, audio_lengths, windows_per_item)
-        inputs = self.splice(input_ids, attention_mask, audio, padding_side="left", audios_per_row=audios_per_row)
-        generate_kwargs.setdefault("pad_token_id", self.config.llm_pad_token_id)
-        return self.llm.generate(
-            inputs_embeds=inputs.embeds,
-            attention_mask=inputs.attention_mask,
-            position_ids=inputs.position_ids,
-            **generate_kwargs,
         )
 
 

@@ -1,0 +1,56 @@
+"""Generation shared by both designs: encode the audio, splice it in with left padding, run the LLM's generate.
+
+Positions are passed explicitly (plain 0.. after the left padding, as the release computes them), and
+transformers' `generate` extends them by one per new token.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def move_padding_left(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Roll each right-padded row so its trailing padding comes first (generation appends on the right)."""
+    trailing = (attention_mask.flip(1).cumsum(dim=1) == 0).sum(dim=1)  # (B,)
+    if not bool(trailing.any()):
+        return input_ids, attention_mask
+    ids, mask = input_ids.clone(), attention_mask.clone()
+    for row, shift in enumerate(trailing.tolist()):
+        if shift:
+            ids[row] = torch.roll(input_ids[row], shift)
+            mask[row] = torch.roll(attention_mask[row], shift)
+    return ids, mask
+
+
+class AudioGenerationMixin:
+    """`generate` for a model with `encode_audio`, `splice`, `llm` and `config.llm_pad_token_id`."""
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor | None = None,
+        audios: Tensor | None = None,
+        audio_lengths: Tensor | None = None,
+        windows_per_item: Tensor | None = None,
+        audio_encoding=None,
+        audios_per_row: Tensor | None = None,
+        **generate_kwargs,
+    ) -> Tensor:
+        """Generate from left-padded prompts (right-padded ones are moved left). Returns only the new ids (B, N).
+
+        `audio_encoding` (from `encode_audio`) skips encoding the audio again.
+        """
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        input_ids, attention_mask = move_padding_left(input_ids, attention_mask)
+        audio = audio_encoding or self.encode_audio(audios, audio_lengths, windows_per_item)
+        inputs = self.splice(input_ids, attention_mask, audio, padding_side="left", audios_per_row=audios_per_row)
+        generate_kwargs.setdefault("pad_token_id", self.config.llm_pad_token_id)
+        return self.llm.generate(
+            inputs_embeds=inputs.embeds,
+            attention_mask=inputs.attention_mask,
+            position_ids=inputs.position_ids,
+            **generate_kwargs,
+        )
