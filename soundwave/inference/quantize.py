@@ -27,12 +27,23 @@ def quantize_model(model: nn.Module, method: str) -> nn.Module:
     """
     if method not in QUANTIZATIONS:
         raise SoundwaveError(f"quantize must be one of {QUANTIZATIONS}, got {method!r}")
+    merge_adapters(model)
     device = next(model.parameters()).device
     if device.type == "cpu":
         if method != "int8":
             raise SoundwaveError("nf4 needs CUDA and bitsandbytes; on CPU use quantize='int8'")
         return _cpu_int8(model)
     return _bitsandbytes(model, method)
+
+
+def merge_adapters(model: nn.Module) -> None:
+    """Fold LoRA into the base weights first: quantized layers cannot host peft's LoRA layers, and for
+    inference W + BA is the same function."""
+    from soundwave.model.lora import has_lora, merge_lora
+
+    llm = getattr(model, "llm", None)
+    if llm is not None and has_lora(llm):
+        merge_lora(llm)
 
 
 def _targets(model: nn.Module) -> list[nn.Module]:

@@ -138,3 +138,26 @@ def test_nf4_on_cpu_is_a_clear_error(clips):
     model_dir = str(__import__("pathlib").Path(clips[0]).parents[1] / "checkpoint")
     with pytest.raises(SoundwaveError, match="nf4 needs CUDA"):
         Pipeline.from_pretrained(model_dir, quantize="nf4")
+
+
+def test_int8_quantization_merges_lora_first(tmp_path):
+    from soundwave.inference.loader import processor_for
+    from soundwave.inference.pipeline import Pipeline
+    from soundwave.inference.quantize import quantize_model
+    from soundwave.model.builder import build_model
+    from soundwave.model.lora import LoraSpec, has_lora
+    from tests.model.test_builder import base_dir
+
+    model, tokenizer, extractor = build_model(
+        str(base_dir(tmp_path, "whisper")),
+        str(base_dir(tmp_path, "llm_chatml")),
+        mode="paper",
+        lora=LoraSpec(r=2, alpha=4, dropout=0.0),
+    )
+    quantize_model(model, "int8")
+    assert not has_lora(model.llm)
+    pipe = Pipeline(model, processor_for(model, tokenizer, extractor))
+    result = pipe.generate_batch(
+        [{"audio": np.zeros(8000, dtype=np.float32), "prompt": "Hi", "sampling_rate": 16000}], **GREEDY
+    )[0]
+    assert result.error is None and result.output_tokens > 0
