@@ -96,7 +96,8 @@ def write_llm(out: Path, tied: bool = False, chatml: bool = False) -> None:
     LlamaForCausalLM(config).save_pretrained(out)
 
 
-def write_whisper(out: Path) -> None:
+def write_whisper(out: Path, mel_window: int = MEL_WINDOW) -> None:
+    """A tiny random Whisper whose window is `mel_window` mel frames (100 per second)."""
     config = WhisperConfig(
         d_model=32,
         encoder_layers=2,
@@ -106,7 +107,7 @@ def write_whisper(out: Path) -> None:
         decoder_attention_heads=2,
         decoder_ffn_dim=64,
         num_mel_bins=80,
-        max_source_positions=MEL_WINDOW // 2,
+        max_source_positions=mel_window // 2,
         max_target_positions=16,
         vocab_size=64,
         pad_token_id=0,
@@ -117,7 +118,7 @@ def write_whisper(out: Path) -> None:
         begin_suppress_tokens=[],
     )
     WhisperForConditionalGeneration(config).save_pretrained(out)
-    WhisperFeatureExtractor(feature_size=80, chunk_length=MEL_WINDOW // 100).save_pretrained(out)
+    WhisperFeatureExtractor(feature_size=80, chunk_length=mel_window // 100).save_pretrained(out)
 
 
 def write_waveform_encoder(out: Path, kind: str) -> None:

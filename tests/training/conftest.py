@@ -5,42 +5,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration
 
-from tests.model.test_builder import write_llm
+from tests.model.test_builder import write_llm, write_whisper
 
 AUDIO = Path(__file__).parents[1] / "assets" / "soundwave-reference" / "audio"
-
-
-def write_whisper_10s(out: Path) -> None:
-    torch.manual_seed(0)
-    config = WhisperConfig(
-        d_model=32,
-        encoder_layers=2,
-        encoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_layers=1,
-        decoder_attention_heads=2,
-        decoder_ffn_dim=64,
-        num_mel_bins=80,
-        max_source_positions=500,
-        max_target_positions=16,
-        vocab_size=64,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-        decoder_start_token_id=1,
-        suppress_tokens=[],
-        begin_suppress_tokens=[],
-    )
-    WhisperForConditionalGeneration(config).save_pretrained(out)
-    WhisperFeatureExtractor(feature_size=80, chunk_length=10).save_pretrained(out)
 
 
 @pytest.fixture(scope="session")
 def tiny_bases(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("training-bases")
-    write_whisper_10s(root / "whisper")
+    torch.manual_seed(0)
+    write_whisper(root / "whisper", mel_window=1000)  # a 10 s window: the test clips fit in one
     torch.manual_seed(1)
     write_llm(root / "llm", chatml=True)
     return {"encoder": root / "whisper", "llm": root / "llm"}

@@ -2,6 +2,7 @@
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -169,42 +170,11 @@ def test_resume_without_checkpoint_is_an_error(run_config, tmp_path):
         train(load_run_config(run_config(tmp_path / "none", max_steps=1, **STAGE1)), resume=True)
 
 
-SEED_YAML = """\
-data:
-  data_path: "parler-tts/libritts_r_filtered"  # HuggingFace dataset path or local path
-  subset: "clean"           # Dataset subset (if applicable)
-  split: "train.clean.100"  # Dataset split to use
-  amount: ":100%"           # Percentage of dataset to use (e.g., ":10%", ":1000")
-  remap_keys: {"text_normalized": "transcription"}  # Map dataset fields to expected names
-  sampling_rate: 16000      # Target audio sampling rate
-  min_duration: 0.01        # Minimum audio duration (seconds)
-  max_duration: 15.0        # Maximum audio duration (seconds)
-  num_proc_for_preprocessing: 4  # Parallel preprocessing workers
-training:
-  output_dir: ./output/
-  freeze_modules: ["encoder", "text_decoder"]  # Modules to freeze during training
-  num_train_epochs: 3
-  per_device_train_batch_size: 4
-  gradient_accumulation_steps: 1
-  learning_rate: 1e-4
-  warmup_steps: 1000
-  bf16: true  # Use bfloat16 precision
-  lr_scheduler_type: cosine
-  optim: adamw_torch
-  max_grad_norm: 1.0
-model:
-  speech_encoder_name_or_path: "microsoft/wavlm-large"
-  text_decoder_name_or_path: "meta-llama/Llama-3.2-1B"
-  downsample_factor: 5  # Speech feature downsampling
-  projector_n_layers: 2  # Projector depth
-  projector_activation: "relu"
-  projector_hidden_size: 2048
-"""
+SEED_CONFIG = Path(__file__).parents[2] / "configs" / "speechllm" / "train.yaml"  # the seed's YAML, as written
 
 
 def test_seed_yaml_loads_as_written(tmp_path):
-    path = tmp_path / "train.yaml"
-    path.write_text(SEED_YAML)
+    path = SEED_CONFIG
     cfg = load_run_config(path)
     assert cfg.training.learning_rate == 1e-4 and cfg.training.bf16
     assert cfg.data.remap_keys == {"text_normalized": "transcription"}
