@@ -73,6 +73,15 @@ class AlignAdapter(nn.Module):
 
     def forward(self, frames: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """frames (B, T, D_a), frame_lengths (B,) -> aligned (B, T/2, D), CTC logits (B, T/2, V), lengths (B,)."""
+        aligned, lengths = self.embed(frames, frame_lengths)
+        return aligned, self.ctc_head(aligned), lengths
+
+    def logits_over(self, aligned: Tensor, vocab: Tensor) -> Tensor:
+        """CTC logits over a subset of the vocabulary: aligned (B, T', D), vocab (K,) ids -> (B, T', K)."""
+        return aligned @ self.ctc_head.weight[vocab].T
+
+    def embed(self, frames: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """frames (B, T, D_a) -> aligned (B, T/2, D) and lengths (B,): everything but the CTC head."""
         stacked, lengths = stack_frames(frames, frame_lengths)
         x = self.proj(stacked)  # (B, T', D)
         batch, n_frames, dim = x.shape
@@ -82,8 +91,7 @@ class AlignAdapter(nn.Module):
         else:
             # (B, T', D) -> (B*T', 1, D): every frame is its own length-1 sequence (spec 3.2)
             x = self.layer(x.reshape(batch * n_frames, 1, dim)).reshape(batch, n_frames, dim)
-        aligned = self.norm(x)
-        return aligned, self.ctc_head(aligned), lengths
+        return self.norm(x), lengths
 
 
 def ctc_greedy_ids(tokens: Tensor, lengths: Tensor, blank_id: int) -> list[list[int]]:

@@ -36,3 +36,27 @@ def ctc_loss(ctc_logits: Tensor, frame_lengths: Tensor, targets: Tensor, blank_i
         reduction="mean",
         zero_infinity=True,
     )
+
+
+def sampled_ctc_vocab(
+    targets: Tensor, vocab_size: int, blank_id: int, negatives: int, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
+    """A vocabulary subset for a cheaper CTC loss: the batch's target ids, the blank and `negatives` random ids.
+
+    The CTC head over a 49k vocabulary dominates a stage-1 step; a sampled softmax over the tokens that occur plus
+    fresh random negatives every step trains the same head at a fraction of the cost (decoding still uses all).
+
+    Args:
+        targets: (B, N) target ids, padded with negative ids.
+        vocab_size: V.
+        blank_id: the CTC blank, always included.
+        negatives: random ids drawn per call (duplicates and targets merge).
+
+    Returns:
+        vocab (K,) sorted ids and the targets (B, N) as positions in `vocab` (padding kept negative).
+    """
+    drawn = torch.randint(0, vocab_size, (negatives,), generator=generator).to(targets.device)
+    blank = torch.tensor([blank_id], device=targets.device)
+    vocab = torch.unique(torch.cat([targets[targets >= 0], drawn, blank]))  # sorted
+    remapped = torch.where(targets >= 0, torch.searchsorted(vocab, targets.clamp(min=0)), targets)
+    return vocab, remapped

@@ -19,7 +19,7 @@ from soundwave.model.align_adapter import AlignAdapter
 from soundwave.model.audio_encoder import AudioEncoder
 from soundwave.model.configuration import SoundwaveConfig
 from soundwave.model.generation import AudioGenerationMixin
-from soundwave.model.losses import ctc_loss, lm_loss
+from soundwave.model.losses import ctc_loss, lm_loss, sampled_ctc_vocab
 from soundwave.model.shrink_adapter import ShrinkAdapter
 from soundwave.model.splice import SplicedInputs, splice_audio
 from soundwave.prompts import AUDIO_PATCH
@@ -215,6 +215,7 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         audios_per_row: Tensor | None = None,
         encoder_frames: tuple[Tensor, Tensor] | None = None,
         ctc_mask: Tensor | None = None,
+        ctc_negatives: int | None = None,
         **llm_kwargs,
     ) -> SoundwaveOutput:
         """The release's training/inference forward, plus what training stages need.
@@ -231,13 +232,18 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
             audios_per_row: (B,) audios (placeholders) per row (default 1 each; 0 for text-only rows).
             encoder_frames: precomputed (frames (W, T, D_a), frame_lengths (W,)) of the frozen encoder.
             ctc_mask: (N,) which audios count in the CTC loss (default: all).
+            ctc_negatives: stage 1 only: CTC over the targets + blank + this many random ids (`sampled_ctc_vocab`)
+                instead of the whole vocabulary.
         """
         frames, frame_lengths = self._frames(audios, audio_lengths, encoder_frames)
         if input_ids is None:  # stage 1: CTC only, the LLM is never run
             if frames is None:  # a batch of text-only samples: nothing to align
                 return SoundwaveOutput()
-            _, ctc_logits, ctc_lengths = self.align(frames, frame_lengths)
-            ctc = self._ctc(ctc_logits, ctc_lengths, asr_targets, windows_per_item, ctc_mask)
+            if ctc_negatives:
+                ctc = self._sampled_ctc(frames, frame_lengths, asr_targets, windows_per_item, ctc_mask, ctc_negatives)
+            else:
+                _, ctc_logits, ctc_lengths = self.align(frames, frame_lengths)
+                ctc = self._ctc(ctc_logits, ctc_lengths, asr_targets, windows_per_item, ctc_mask)
             return SoundwaveOutput(loss=ctc, ctc_loss=ctc)
         if frames is None:
             audio = self.empty_audio_encoding()
@@ -286,6 +292,21 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         if windows.numel() == 0:
             return None
         return ctc_loss(ctc_logits[windows], ctc_lengths[windows], asr_targets[targets], blank_id=self.placeholder_id)
+
+    def _sampled_ctc(self, frames, frame_lengths, asr_targets, windows_per_item, ctc_mask, negatives) -> Tensor | None:
+        """Stage-1 CTC over a sampled vocabulary (targets + blank + random negatives); see `sampled_ctc_vocab`."""
+        if asr_targets is None:
+            return None
+        aligned, ctc_lengths = self.align_adapter.embed(frames.to(self.dtype), frame_lengths)  # (W, T', D)
+        windows, targets = ctc_rows(windows_per_item, ctc_mask, asr_targets.shape[0], aligned.device)
+        if windows.numel() == 0:
+            return None
+        targets = asr_targets[targets]  # (N', T)
+        vocab_size = self.align_adapter.ctc_head.weight.shape[0]
+        vocab, targets = sampled_ctc_vocab(targets, vocab_size, self.placeholder_id, negatives)
+        logits = self.align_adapter.logits_over(aligned[windows], vocab)  # (N', T', K)
+        blank = int(torch.searchsorted(vocab, torch.tensor(self.placeholder_id, device=vocab.device)))
+        return ctc_loss(logits, ctc_lengths[windows], targets, blank_id=blank)
 
 
 def ctc_rows(windows_per_item: Tensor | None, ctc_mask: Tensor | None, n_audio: int, device) -> tuple[Tensor, Tensor]:

@@ -270,7 +270,10 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
         batch = batch.to(accelerator.device)
         with accelerator.accumulate(model):
             frames = cache.lookup(core, batch) if cache is not None else None
-            out = model(**model_inputs(core, batch, weights, frames))
+            inputs = model_inputs(core, batch, weights, frames)
+            if tcfg.ctc_negatives and "input_ids" not in inputs and "asr_targets" in inputs:  # CTC-only stage
+                inputs["ctc_negatives"] = tcfg.ctc_negatives
+            out = model(**inputs)
             loss, parts = combine_losses(out, weights, params)
             accelerator.backward(loss)
             grad_norm = None

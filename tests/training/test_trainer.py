@@ -29,7 +29,7 @@ def rows(run_dir, split="train"):
 
 
 def test_three_stages_chain(run_config, tmp_path):
-    s1 = run_config(tmp_path / "s1", max_steps=3, cache_encoder_outputs=True, eval_steps=3, **STAGE1)
+    s1 = run_config(tmp_path / "s1", max_steps=3, cache_encoder_outputs=True, ctc_negatives=16, eval_steps=3, **STAGE1)
     final1 = train(load_run_config(s1))
     s2 = run_config(tmp_path / "s2", max_steps=3, init_from=str(tmp_path / "s1"), **STAGE2)
     s2["model"]["lora"] = LORA
