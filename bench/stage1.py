@@ -1,10 +1,11 @@
-"""Stage-1 (alignment) cost, mini geometry: paper vs released mode, and with vs without cached encoder outputs.
+"""Stage-1 (alignment) cost, mini geometry: paper vs released mode, cached encoder outputs, sampled CTC vocabulary.
 
-    python bench/stage1.py --clips 16 --seconds 4 --repeats 3
+    python bench/stage1.py --clips 16 --seconds 4 --repeats 3 --ctc-negatives 0,4096
 
 One step = adapter + CTC forward and backward for a batch (the encoder is frozen). "Without cache" adds the frozen
 Whisper encoder's forward to every step; "with cache" reuses its outputs, as `training.cache_encoder_outputs` does
-after the first epoch.
+after the first epoch. `--ctc-negatives N` computes the CTC loss over the batch's tokens + blank + N random ids
+(`training.ctc_negatives`; 0 = the whole 49k vocabulary), measured in the same run for the paper mode.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from soundwave.inference.loader import processor_for
 from soundwave.model.builder import build_model
 
 
-def step_seconds(model, frames, lengths, targets, repeats: int) -> float:
+def step_seconds(model, frames, lengths, targets, repeats: int, negatives: int = 0) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        out = model(encoder_frames=(frames, lengths), asr_targets=targets)
+        out = model(encoder_frames=(frames, lengths), asr_targets=targets, ctc_negatives=negatives or None)
         out.loss.backward()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
@@ -36,12 +37,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--modes", default="paper,released")
+    parser.add_argument("--ctc-negatives", default="0", help="comma list; the released mode uses only the first")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     waves = [rng.normal(0, 0.1, int(16000 * args.seconds)).astype(np.float32) for _ in range(args.clips)]
     targets = torch.randint(0, 49000, (args.clips, 12))
-    print("| mode | encoder (s) | adapter + CTC step (s) | samples/s without cache | samples/s with cache |")
-    print("|---|---|---|---|---|")
+    columns = "mode | CTC vocabulary | encoder (s) | adapter + CTC step (s) | samples/s no cache | samples/s cached"
+    print(f"| {columns} |")
+    print("|---|---|---|---|---|---|")
+    negatives = [int(n) for n in args.ctc_negatives.split(",")]
     for mode in args.modes.split(","):
         model, tokenizer, extractor = build_model("whisper-tiny.en", "smollm2-135m-instruct", mode=mode)
         for name, param in model.named_parameters():
@@ -54,10 +58,12 @@ def main() -> None:
                 frames, lengths = model.encode_frames(batch.audios, batch.audio_lengths)
             encode.append(time.perf_counter() - start)
         model.train()
-        step = step_seconds(model, frames, lengths, targets, args.repeats)
         enc = statistics.median(encode)
         n = args.clips
-        print(f"| {mode} | {enc:.2f} | {step:.2f} | {n / (enc + step):.2f} | {n / step:.2f} |")
+        for count in negatives if mode == "paper" else negatives[:1]:
+            step = step_seconds(model, frames, lengths, targets, args.repeats, count)
+            vocab = f"sampled, {count} negatives" if count else "full"
+            print(f"| {mode} | {vocab} | {enc:.2f} | {step:.2f} | {n / (enc + step):.2f} | {n / step:.2f} |")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 # Evaluate soundwave-mini and the Whisper tiny.en baseline (same encoder) on the held-out synthetic voices
 # (ASR, spoken QA, speaker gender) and the real LibriVox / cards recordings. Reports: runs/eval/*/
 # (summary.json, report.md, utterances.jsonl, PNG). Needs the corpus in data/synth (soundwave data synth).
+#   MODEL=path/to/model OUT=runs/eval-new SKIP_BASELINE=1 bash scripts/eval_mini.sh   (another model, no Whisper)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-soundwave-mini}
@@ -9,7 +10,8 @@ OUT=${OUT:-runs/eval}
 ev() { python -m soundwave eval --no-progress --batch-size 16 --max-new-tokens 48 "$@"; }
 for set in librivox cards synth_heldout_asr; do
   ev --model "$MODEL" --data "data/eval/$set.jsonl" --task asr --output "$OUT/mini-$set"
-  ev --baseline whisper --model whisper-tiny.en --data "data/eval/$set.jsonl" --task asr --output "$OUT/whisper-$set"
+  [ -n "${SKIP_BASELINE:-}" ] ||
+    ev --baseline whisper --model whisper-tiny.en --data "data/eval/$set.jsonl" --task asr --output "$OUT/whisper-$set"
 done
 ev --model "$MODEL" --data data/eval/synth_heldout_qa.jsonl --task qa --output "$OUT/mini-synth_heldout_qa"
 ev --model "$MODEL" --data data/eval/synth_heldout_gender.jsonl --task cls --output "$OUT/mini-synth_heldout_gender"
