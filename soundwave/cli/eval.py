@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="greedy decoding (the default; --no-greedy keeps the model's own sampling settings)",
     )
     parser.add_argument("--max-new-tokens", type=int, dest="max_new_tokens", help="generation length cap")
+    parser.add_argument(
+        "--repetition-penalty", type=float, dest="repetition_penalty", help="> 1 discourages loops (Pipeline only)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=handle)
 

@@ -38,6 +38,7 @@ class EvalConfig:
     quantize: str | None = None  # Pipeline only: "int8", "nf4"; None: full precision
     greedy: bool = True  # pass do_sample=False: scores must not depend on sampling (the release samples)
     max_new_tokens: int | None = None  # None: the model's default
+    repetition_penalty: float | None = None  # Pipeline only; None: the model's default (1.0, no penalty)
 
     def __post_init__(self) -> None:  # validate, never rewrite
         if self.task not in TASKS:
@@ -50,6 +51,8 @@ class EvalConfig:
             raise ConfigError(f"batch_size: expected a positive integer, got {self.batch_size}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens: expected a positive integer, got {self.max_new_tokens}")
+        if self.repetition_penalty is not None and self.repetition_penalty <= 0:
+            raise ConfigError(f"repetition_penalty: expected a positive number, got {self.repetition_penalty}")
 
     def require_inputs(self) -> None:
         """Raise ConfigError unless `model` and `data` are set (they have no sensible default)."""
@@ -77,6 +80,8 @@ def _check_type(key: str, value: Any, annotation: Any) -> None:
         if value not in typing.get_args(annotation):
             raise ConfigError(f"{key}: expected one of {typing.get_args(annotation)}, got {value!r}")
         return
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return  # YAML `repetition_penalty: 1` is a number too
     # bool is a subclass of int: `limit: true` must not pass as 1
     if not isinstance(value, annotation) or (annotation is int and isinstance(value, bool)):
         raise ConfigError(f"{key}: expected {annotation.__name__}, got {value!r}")

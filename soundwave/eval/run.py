@@ -69,6 +69,8 @@ def generation_options(config: EvalConfig) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if config.max_new_tokens is not None:
         options["max_new_tokens"] = config.max_new_tokens
+    if config.repetition_penalty is not None:
+        options["repetition_penalty"] = config.repetition_penalty
     if config.greedy:
         options["do_sample"] = False
     return options

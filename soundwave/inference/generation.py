@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from soundwave.errors import ConfigError
+
+DEFAULTS_FILE = "generation.yaml"  # a model folder's own decoding defaults (as transformers' generation_config.json)
 
 
 @dataclass(frozen=True)
@@ -57,3 +62,26 @@ class GenerationConfig:
         if self.stop:
             kwargs.update(stop_strings=list(self.stop), tokenizer=tokenizer)
         return kwargs
+
+
+def model_generation_defaults(directory: str | Path) -> GenerationConfig:
+    """The decoding defaults a model folder ships in `generation.yaml`, over the release's; none: the release's.
+
+    Raises:
+        ConfigError: the file is not a mapping of GenerationConfig fields with valid values (named in the message).
+    """
+    path = Path(directory) / DEFAULTS_FILE
+    if not path.is_file():
+        return GenerationConfig()
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from err
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of generation options, got {type(values).__name__}")
+    if isinstance(values.get("stop"), list):
+        values["stop"] = tuple(values["stop"])
+    try:
+        return GenerationConfig().with_overrides(**values)
+    except (ConfigError, ValueError, TypeError) as err:
+        raise ConfigError(f"{path}: {err}") from err

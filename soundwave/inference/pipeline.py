@@ -18,7 +18,7 @@ import torch
 
 from soundwave.audio import SAMPLE_RATE, AudioInput, load_audio
 from soundwave.errors import SoundwaveError
-from soundwave.inference.generation import GenerationConfig
+from soundwave.inference.generation import GenerationConfig, model_generation_defaults
 from soundwave.inference.processor import SpeechProcessor
 from soundwave.prompts import Turn
 
@@ -89,14 +89,15 @@ class Pipeline:
             quantize: None, "int8" (CPU or CUDA) or "nf4" (CUDA with bitsandbytes).
             model_options: config overrides such as `mode="paper"`, `mask_eot_keys=False`.
         """
-        from soundwave.inference.loader import load_for_inference
+        from soundwave.inference.loader import load_for_inference, resolve_model_dir
 
-        model, processor = load_for_inference(path_or_name, device=device, dtype=dtype, **model_options)
+        directory = resolve_model_dir(str(path_or_name))
+        model, processor = load_for_inference(directory, device=device, dtype=dtype, **model_options)
         if quantize:
             from soundwave.inference.quantize import quantize_model
 
             model = quantize_model(model, quantize)
-        return cls(model, processor)
+        return cls(model, processor, model_generation_defaults(directory))
 
     # ---- audio --------------------------------------------------------------------------------------------------
     def _load(self, item: Item) -> np.ndarray | None:

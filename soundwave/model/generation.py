@@ -6,6 +6,8 @@ transformers' `generate` extends them by one per new token.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
@@ -48,9 +50,12 @@ class AudioGenerationMixin:
         audio = audio_encoding or self.encode_audio(audios, audio_lengths, windows_per_item)
         inputs = self.splice(input_ids, attention_mask, audio, padding_side="left", audios_per_row=audios_per_row)
         generate_kwargs.setdefault("pad_token_id", self.config.llm_pad_token_id)
-        return self.llm.generate(
-            inputs_embeds=inputs.embeds,
-            attention_mask=inputs.attention_mask,
-            position_ids=inputs.position_ids,
-            **generate_kwargs,
-        )
+        with warnings.catch_warnings():
+            # the prompt is embeddings (speech + text): a repetition penalty counts the answer's tokens, as intended
+            warnings.filterwarnings("ignore", message="Passing `repetition_penalty` with `inputs_embeds`")
+            return self.llm.generate(
+                inputs_embeds=inputs.embeds,
+                attention_mask=inputs.attention_mask,
+                position_ids=inputs.position_ids,
+                **generate_kwargs,
+            )

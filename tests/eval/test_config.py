@@ -21,6 +21,9 @@ CONFIGS = Path(__file__).parents[2] / "configs" / "eval"
         ({"limit": 0}, "limit: expected a positive integer"),
         ({"model": None}, None),  # null is allowed where the type says `| None`
         ({"batch_size": None}, "batch_size: expected int, got None"),
+        ({"repetition_penalty": 1}, None),  # an int where a float is expected is a number all the same
+        ({"repetition_penalty": "1.2"}, "repetition_penalty: expected float"),
+        ({"repetition_penalty": 0.0}, "repetition_penalty: expected a positive number"),
     ],
 )
 def test_types_are_checked(values: dict, message: str | None) -> None:
@@ -61,3 +64,5 @@ def test_generation_and_default_output() -> None:
     assert default_output_dir(config) == Path("runs/eval/whisper-tiny.en-whisper-baseline/cards-asr")
     assert generation_options(EvalConfig()) == {"do_sample": False}  # greedy unless asked otherwise
     assert generation_options(EvalConfig(greedy=False)) == {}
+    penalised = generation_options(EvalConfig(repetition_penalty=1.2))
+    assert penalised == {"repetition_penalty": 1.2, "do_sample": False}

@@ -1,6 +1,7 @@
 """Pipeline: batched == one by one, bad items fail alone, streaming, long audio, context limits, chat."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,6 +87,27 @@ def test_generation_config_validates():
     with pytest.raises(ValueError, match="unknown generation option"):
         GenerationConfig().with_overrides(temprature=0.5)
     assert GenerationConfig().with_overrides(greedy=True).do_sample is False
+
+
+def test_model_folder_generation_defaults(tmp_path, clips):
+    from soundwave.errors import ConfigError
+    from soundwave.inference.generation import model_generation_defaults
+    from soundwave.inference.pipeline import Pipeline
+
+    assert model_generation_defaults(tmp_path) == GenerationConfig()  # no file: the release's defaults
+    for bad, message in [("- 1\n", "expected a mapping"), ("temprature: 1\n", "unknown generation option")]:
+        (tmp_path / "generation.yaml").write_text(bad)
+        with pytest.raises(ConfigError, match=f"generation.yaml: .*{message}"):
+            model_generation_defaults(tmp_path)
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for item in (Path(clips[0]).parents[1] / "checkpoint").iterdir():
+        (model_dir / item.name).symlink_to(item)
+    (model_dir / "generation.yaml").write_text("do_sample: false\nmax_new_tokens: 3\nrepetition_penalty: 1.2\n")
+    pipe = Pipeline.from_pretrained(str(model_dir))
+    assert (pipe.generation.do_sample, pipe.generation.repetition_penalty) == (False, 1.2)
+    assert pipe.generate(clips[0], "What is said?").output_tokens <= 3
+    assert pipe.generate(clips[0], "What is said?", max_new_tokens=5).output_tokens > 3  # a call still overrides
 
 
 def test_chat_keeps_history_and_audio_turns(pipe, clips):
