@@ -1,6 +1,9 @@
 """Copy a trained compact model into the package as a bundled default: float16 weights, no machine paths.
 
-python scripts/bundle_model.py runs/mini/stage3/final soundwave/assets/soundwave-mini
+python scripts/bundle_model.py runs/mini/stage3c/final soundwave/assets/soundwave-mini \\
+    --generation repetition_penalty=1.2
+
+`--generation KEY=VALUE` (repeatable) writes the model's decoding defaults (generation.yaml, GenerationConfig keys).
 """
 
 import argparse
@@ -19,7 +22,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path)
     parser.add_argument("target", type=Path)
+    parser.add_argument("--generation", action="append", default=[], metavar="KEY=VALUE", help="decoding default")
     args = parser.parse_args()
+    from soundwave.inference.generation import DEFAULTS_FILE, GenerationConfig
+
+    generation = {}
+    for item in args.generation:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--generation expects KEY=VALUE, got {item!r}")
+        generation[key] = yaml.safe_load(value)
+    GenerationConfig().with_overrides(**dict(generation))  # fail before writing anything
     from soundwave.model.builder import load_model_spec
     from soundwave.model.compact import load_compact, save_compact
 
@@ -39,6 +52,8 @@ def main() -> None:
             for base in meta["base"].values():
                 base["path"] = None  # resolved by name (soundwave models prepare NAME) on the user's machine
             (tmp / "model.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
+            if generation:
+                (tmp / DEFAULTS_FILE).write_text(yaml.safe_dump(generation, sort_keys=False))
     size = sum(f.stat().st_size for f in args.target.iterdir()) / 1e6
     print(f"{args.target} ({size:.1f} MB)")
 
