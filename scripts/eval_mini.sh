@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Evaluate soundwave-mini and the Whisper tiny.en baseline (same encoder) on the held-out synthetic voices
-# (ASR, spoken QA, speaker gender) and the real LibriVox / cards recordings. Reports: runs/eval/*/
-# (summary.json, report.md, utterances.jsonl, PNG). Needs the corpus in data/synth (soundwave data synth).
+# (ASR, spoken QA, speaker gender) and the real LibriVox / cards recordings. Reports: runs/eval/*/ (summary.json,
+# report.md, utterances.jsonl, PNG), all in one chart: runs/eval/quality.png. Needs the corpus in data/synth.
 #   MODEL=path/to/model OUT=runs/eval-new SKIP_BASELINE=1 bash scripts/eval_mini.sh   (another model, no Whisper)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +15,4 @@ for set in librivox cards synth_heldout_asr; do
 done
 ev --model "$MODEL" --data data/eval/synth_heldout_qa.jsonl --task qa --output "$OUT/mini-synth_heldout_qa"
 ev --model "$MODEL" --data data/eval/synth_heldout_gender.jsonl --task cls --output "$OUT/mini-synth_heldout_gender"
+python scripts/plot_mini_quality.py "$OUT" "$OUT/quality.png"
