@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Rebuild soundwave-mini from scratch: synthesize the corpus, train the three stages, bundle, evaluate.
+# Rebuild soundwave-mini from scratch: synthesize the two corpora, train the three stages, bundle, evaluate.
 #   bash scripts/train_mini.sh            (logs in runs/mini/*.log; see docs/mini.md for times and results)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CORPUS=data/synth
 mkdir -p runs/mini
 python -m soundwave models prepare whisper-tiny.en >/dev/null
 python -m soundwave models prepare smollm2-135m-instruct >/dev/null
-[ -f "$CORPUS/train.jsonl" ] || python -m soundwave data synth --out "$CORPUS" --config configs/synth/default.yaml \
+# the default corpus (all tasks, the held-out-voice test sets) and a transcription-only corpus for stage 1
+[ -f data/synth/train.jsonl ] || python -m soundwave data synth --out data/synth --config configs/synth/default.yaml \
   --workers "$(nproc)" 2> runs/mini/synth.log
-for stage in stage1_align stage1b_align stage2_shrink stage3_sft stage3b_sft; do
+[ -f data/synth-asr/train.jsonl ] || python -m soundwave data synth --out data/synth-asr \
+  --config configs/synth/asr_more.yaml --workers "$(nproc)" 2> runs/mini/synth-asr.log
+for stage in stage1e_align stage2d_shrink stage3e_sft; do
   python -m soundwave train "configs/mini/$stage.yaml" 2> "runs/mini/$stage.log"
 done
-python scripts/bundle_model.py runs/mini/stage3b/final soundwave/assets/soundwave-mini
+python scripts/bundle_model.py runs/mini/stage3e/final soundwave/assets/soundwave-mini --generation repetition_penalty=1.2
 bash scripts/eval_mini.sh

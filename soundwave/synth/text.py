@@ -1,5 +1,5 @@
 """Sentences to speak, from offline sources only: templated everyday sentences, short cleaned fortunes (Debian
-`fortunes`), word lists (Debian `wamerican`). Every draw takes an explicit `random.Random`, so a seed fixes
+`fortunes`), usage examples from WordNet's glosses (Debian `wordnet-base`), word lists (Debian `wamerican`). Every draw takes an explicit `random.Random`, so a seed fixes
 the text; `speakable` cleans text so every engine reads it the same way (numbers become words).
 """
 
@@ -19,6 +19,8 @@ FORTUNE_FILES = (
     "love", "people", "pets", "platitudes", "science", "work", "miscellaneous", "sports",
 )  # fmt: skip
 WORDS_FILE = Path("/usr/share/dict/american-english")
+WORDNET_DIR = Path("/usr/share/wordnet")
+_WORDNET_EXAMPLE = re.compile(r'"([^"]+)"')
 
 _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -106,6 +108,42 @@ def dictionary_words() -> tuple[str, ...]:
     return tuple(sorted(w for w in words if w.isascii() and 3 <= len(w) <= 10))
 
 
+def clean_example(example: str) -> str | None:
+    """One WordNet usage example as a speakable sentence (4-20 words, capitalized), or None.
+
+    Quotations with an attribution ("... -Shakespeare") keep only the quoted words."""
+    example = re.sub(r"\s+-\s*[A-Z][\w .']*$", "", example.strip())
+    text = speakable(example)
+    if text is None or not 4 <= len(text.split()) <= 20:
+        return None
+    return text[0].upper() + text[1:]
+
+
+@cache
+def wordnet_examples() -> tuple[str, ...]:
+    """Usage examples from WordNet's glosses ("She sighed sadly."), cleaned and sorted; empty if WordNet is
+    missing. Everyday and literary English of every register: ~30,000 sentences."""
+    found: set[str] = set()
+    for part in ("noun", "verb", "adj", "adv"):
+        path = WORDNET_DIR / f"data.{part}"
+        if not path.is_file():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("  ") or "|" not in line:  # the licence header
+                continue
+            for example in _WORDNET_EXAMPLE.findall(line.split("|", 1)[1]):
+                text = clean_example(example)
+                if text:
+                    found.add(text)
+    return tuple(sorted(found))
+
+
+def wordnet(rng: random.Random) -> str:
+    """One WordNet usage example (falls back to a fortune when `wordnet-base` is not installed)."""
+    pool = wordnet_examples()
+    return rng.choice(pool) if pool else fortune(rng)
+
+
 def word_list(rng: random.Random) -> str:
     """Two to four dictionary words as one utterance, "Lantern, orbit, velvet."."""
     pool = dictionary_words() or lx.NOUNS
@@ -178,4 +216,4 @@ def everyday(rng: random.Random) -> str:
     return text[0].upper() + text[1:]
 
 
-SOURCES = {"everyday": everyday, "fortune": fortune, "words": word_list}
+SOURCES = {"everyday": everyday, "fortune": fortune, "wordnet": wordnet, "words": word_list}

@@ -51,6 +51,40 @@ def test_fortunes_are_short_and_clean() -> None:
     assert all(4 <= len(f.split()) <= 20 and not re.search(r"\d|--|\t|\n", f) for f in pool)
 
 
+def test_clean_example_keeps_the_quoted_words_only() -> None:
+    assert text.clean_example("she sighed sadly") is None  # too short
+    assert text.clean_example("the children played in the yard") == "The children played in the yard."
+    assert text.clean_example("all the world's a stage -Shakespeare") == "All the world's a stage."
+    assert text.clean_example("it cost $5 in 1984 or so") is None
+
+
+def test_wordnet_examples_are_read_from_glosses(tmp_path, monkeypatch) -> None:
+    (tmp_path / "data.verb").write_text(
+        "  1 This software and database is being provided to you, the LICENSEE\n"
+        '00001740 29 v 01 breathe 0 | draw air into the lungs; "I can breathe better when the air is clean"; '
+        '"The patient is respiring"\n'
+        '00002325 29 v 01 choke 0 | "She choked with emotion when she spoke about her husband"\n'
+    )
+    monkeypatch.setattr(text, "WORDNET_DIR", tmp_path)
+    text.wordnet_examples.cache_clear()
+    try:
+        assert text.wordnet_examples() == (
+            "I can breathe better when the air is clean.",
+            "She choked with emotion when she spoke about her husband.",
+            "The patient is respiring.",
+        )
+        assert text.wordnet(random.Random(0)) in text.wordnet_examples()
+    finally:
+        text.wordnet_examples.cache_clear()
+
+
+@pytest.mark.skipif(not text.wordnet_examples(), reason="WordNet not installed (apt-get install wordnet-base)")
+def test_wordnet_pool_is_large_and_clean() -> None:
+    pool = text.wordnet_examples()
+    assert len(pool) > 20_000
+    assert all(4 <= len(s.split()) <= 20 and s[0].isupper() and text.speakable(s) == s for s in pool)
+
+
 def test_every_fact_question_is_answered_by_its_sentence() -> None:
     rng = random.Random(0)
     seen_templates = set()
