@@ -1,6 +1,7 @@
 """Sentences to speak, from offline sources only: templated everyday sentences, short cleaned fortunes (Debian
-`fortunes`), usage examples from WordNet's glosses (Debian `wordnet-base`), word lists (Debian `wamerican`). Every draw takes an explicit `random.Random`, so a seed fixes
-the text; `speakable` cleans text so every engine reads it the same way (numbers become words).
+`fortunes`), usage examples from WordNet's glosses (Debian `wordnet-base`), word lists (Debian `wamerican`).
+Every draw takes an explicit `random.Random`, so a seed fixes the text; `speakable` cleans text so every engine
+reads it the same way (numbers become words).
 """
 
 from __future__ import annotations
