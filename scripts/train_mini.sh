@@ -11,7 +11,8 @@ python -m soundwave models prepare smollm2-135m-instruct >/dev/null
   --workers "$(nproc)" 2> runs/mini/synth.log
 [ -f data/synth-asr/train.jsonl ] || python -m soundwave data synth --out data/synth-asr \
   --config configs/synth/asr_more.yaml --workers "$(nproc)" 2> runs/mini/synth-asr.log
-for stage in stage1e_align stage2d_shrink stage3e_sft; do
+# session 1's chain (1 -> 1b -> 2 -> 3 -> 3b), then session 4's (1e: alignment on both corpora, 3e: SFT)
+for stage in stage1_align stage1b_align stage2_shrink stage3_sft stage3b_sft stage1e_align stage3e_sft; do
   python -m soundwave train "configs/mini/$stage.yaml" 2> "runs/mini/$stage.log"
 done
 python scripts/bundle_model.py runs/mini/stage3e/final soundwave/assets/soundwave-mini --generation repetition_penalty=1.2

@@ -12,6 +12,12 @@ import torch
 from torch import Tensor
 
 
+def llm_cache(output) -> object | None:
+    """The KV cache an LLM output carries: `cache` from transformers 5.24 on, `past_key_values` before it."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else getattr(output, "past_key_values", None)
+
+
 def move_padding_left(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
     """Roll each right-padded row so its trailing padding comes first (generation appends on the right)."""
     trailing = (attention_mask.flip(1).cumsum(dim=1) == 0).sum(dim=1)  # (B,)

@@ -18,7 +18,7 @@ from transformers.utils import ModelOutput
 from soundwave.model.align_adapter import AlignAdapter
 from soundwave.model.audio_encoder import AudioEncoder
 from soundwave.model.configuration import SoundwaveConfig
-from soundwave.model.generation import AudioGenerationMixin
+from soundwave.model.generation import AudioGenerationMixin, llm_cache
 from soundwave.model.losses import ctc_loss, lm_loss, sampled_ctc_vocab
 from soundwave.model.shrink_adapter import ShrinkAdapter
 from soundwave.model.splice import SplicedInputs, splice_audio
@@ -46,7 +46,7 @@ class SoundwaveOutput(ModelOutput):
     ctc_loss: Tensor | None = None
     labels: Tensor | None = None  # (B, L) labels aligned with `logits` after the splice
     attention_mask: Tensor | None = None  # (B, L)
-    past_key_values: object | None = None
+    cache: object | None = None  # the LLM's KV cache (transformers 5.24 renamed past_key_values)
     audio: AudioEncoding | None = None
 
 
@@ -270,7 +270,7 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
             ctc_loss=ctc,
             labels=inputs.labels,
             attention_mask=inputs.attention_mask,
-            past_key_values=getattr(out, "past_key_values", None),
+            cache=llm_cache(out),
             audio=audio,
         )
 

@@ -23,7 +23,7 @@ from transformers.utils import ModelOutput
 
 from soundwave.errors import ConfigError
 from soundwave.model.align_adapter import stack_frames
-from soundwave.model.generation import AudioGenerationMixin
+from soundwave.model.generation import AudioGenerationMixin, llm_cache
 from soundwave.model.losses import lm_loss
 from soundwave.model.projector import Projector
 from soundwave.model.soundwave import join_windows
@@ -118,7 +118,7 @@ class SpeechLLMOutput(ModelOutput):
     logits: Tensor | None = None
     labels: Tensor | None = None  # (B, L) labels aligned with `logits` after the splice
     attention_mask: Tensor | None = None  # (B, L)
-    past_key_values: object | None = None
+    cache: object | None = None  # the LLM's KV cache (transformers 5.24 renamed past_key_values)
     audio: SpeechEncoding | None = None
 
 
@@ -286,7 +286,7 @@ class SpeechLLM(AudioGenerationMixin, PreTrainedModel, GenerationMixin):
             logits=out.logits,
             labels=inputs.labels,
             attention_mask=inputs.attention_mask,
-            past_key_values=getattr(out, "past_key_values", None),
+            cache=llm_cache(out),
             audio=audio,
         )
 

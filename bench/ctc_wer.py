@@ -1,0 +1,67 @@
+"""Greedy-CTC WER of a Soundwave model's alignment adapter on a manifest: what stage 1 learned, without the LLM.
+
+    python bench/ctc_wer.py runs/mini/stage1e/final data/eval/synth_heldout_asr.jsonl [more.jsonl ...]
+
+Every clip of each manifest is scored (training's validation scores only a few length-sorted batches), with the
+same Whisper normalizer as `soundwave eval`. Prints one line per manifest: clips, WER, CTC peaks per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from soundwave.audio import SAMPLE_RATE, load_audio
+from soundwave.data.manifest import read_manifest
+from soundwave.eval.metrics import wer
+from soundwave.eval.normalize import normalize_text
+from soundwave.inference.pipeline import Pipeline
+from soundwave.model.align_adapter import ctc_greedy_ids
+
+
+@torch.inference_mode()
+def ctc_transcripts(pipe: Pipeline, waves: list, batch_size: int = 16) -> tuple[list[str], int]:
+    """Greedy CTC decodes of `waves` (16 kHz arrays) and the number of non-blank peaks in all of them."""
+    model, processor = pipe.model, pipe.processor
+    texts, peaks = [], 0
+    for start in tqdm(range(0, len(waves), batch_size), desc="ctc", unit="batch", leave=False):
+        audio = processor.audio_batch(waves[start : start + batch_size])
+        frames, lengths = model.encode_frames(audio.audios, audio.audio_lengths)
+        _, logits, ctc_lengths = model.align(frames, lengths)  # (W, T', V)
+        for ids in ctc_greedy_ids(logits.argmax(-1), ctc_lengths, model.placeholder_id):
+            peaks += len(ids)
+            texts.append(processor.tokenizer.decode(ids, skip_special_tokens=True))
+    return texts, peaks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="a Soundwave model folder or name (compact or released format)")
+    parser.add_argument("manifests", nargs="+", type=Path)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    pipe = Pipeline.from_pretrained(args.model)
+    if not hasattr(pipe.model, "align"):
+        sys.exit(f"{args.model}: not a Soundwave model (no CTC alignment adapter)")
+    results = {}
+    for manifest in args.manifests:
+        samples = [s for s in read_manifest(manifest).samples if s.audio and s.transcript]
+        if not samples:
+            sys.exit(f"{manifest}: no samples with audio and a transcript")
+        waves = [load_audio(s.audio) for s in samples]
+        texts, peaks = ctc_transcripts(pipe, waves)
+        seconds = sum(len(w) for w in waves) / SAMPLE_RATE
+        score = wer([normalize_text(s.transcript) for s in samples], [normalize_text(t) for t in texts])
+        results[str(manifest)] = {"clips": len(samples), "wer": score, "peaks_per_s": peaks / seconds}
+        print(f"{manifest}: {len(samples)} clips, greedy-CTC WER {100 * score:.1f} %, {peaks / seconds:.1f} peaks/s")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
