@@ -1,7 +1,7 @@
 """Alignment adapter (paper stage 1): encoder frames -> LLM space, plus a CTC head over the LLM vocabulary.
 
     frames (B, T, D_a) --stack 2--> (B, T/2, 2 D_a) --Linear--> --1 transformer layer--> --LayerNorm-->
-        aligned (B, T/2, D)
+        aligned (B, T/2, D)                       (+ `num_layers - 1` more layers, ours; the paper has one)
     aligned --Linear(D -> V, no bias)--> CTC logits (B, T/2, V)
 
 The release runs its transformer layer per frame (a `batch_first=False` layer fed `[1, 750, D]` attends over a
@@ -50,6 +50,8 @@ class AlignAdapter(nn.Module):
         vocab_size: LLM vocabulary incl. the blank / audio placeholder.
         dropout: dropout of the transformer layer (the release: 0.1).
         temporal: True: self-attention over time (paper); False: per-frame, as the release computes.
+        num_layers: transformer layers (the paper and the release: 1). Layers after the first are kept apart
+            (`more_layers`), so one-layer checkpoints keep their key names; see `start_more_layers_as_identity`.
     """
 
     def __init__(
@@ -61,15 +63,32 @@ class AlignAdapter(nn.Module):
         vocab_size: int,
         dropout: float = 0.1,
         temporal: bool = False,
+        num_layers: int = 1,
     ) -> None:
         super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"the alignment adapter needs at least one transformer layer, got num_layers={num_layers}")
         self.temporal = temporal
         self.proj = nn.Linear(STACK * in_dim, dim)
-        self.layer = nn.TransformerEncoderLayer(
-            dim, num_heads, dim_feedforward=ffn_dim, dropout=dropout, norm_first=True, batch_first=True
-        )
+
+        def new_layer() -> nn.TransformerEncoderLayer:
+            return nn.TransformerEncoderLayer(
+                dim, num_heads, dim_feedforward=ffn_dim, dropout=dropout, norm_first=True, batch_first=True
+            )
+
+        self.layer = new_layer()
+        self.more_layers = nn.ModuleList(new_layer() for _ in range(num_layers - 1))
         self.norm = nn.LayerNorm(dim)
         self.ctc_head = nn.Linear(dim, vocab_size, bias=False)
+
+    def start_more_layers_as_identity(self) -> None:
+        """Zero the output projections of `more_layers`: each pre-norm layer then passes its input through, so a
+        deeper adapter built on a trained one-layer adapter starts with that adapter's output exactly."""
+        with torch.no_grad():
+            for layer in self.more_layers:
+                for linear in (layer.self_attn.out_proj, layer.linear2):
+                    nn.init.zeros_(linear.weight)
+                    nn.init.zeros_(linear.bias)
 
     def forward(self, frames: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """frames (B, T, D_a), frame_lengths (B,) -> aligned (B, T/2, D), CTC logits (B, T/2, V), lengths (B,)."""
@@ -85,12 +104,17 @@ class AlignAdapter(nn.Module):
         stacked, lengths = stack_frames(frames, frame_lengths)
         x = self.proj(stacked)  # (B, T', D)
         batch, n_frames, dim = x.shape
+        layers = [self.layer, *self.more_layers]
         if self.temporal:
             is_pad = torch.arange(n_frames, device=x.device)[None, :] >= lengths[:, None]  # (B, T')
-            x = self.layer(x, src_key_padding_mask=is_pad)
+            for layer in layers:
+                x = layer(x, src_key_padding_mask=is_pad)
         else:
             # (B, T', D) -> (B*T', 1, D): every frame is its own length-1 sequence (spec 3.2)
-            x = self.layer(x.reshape(batch * n_frames, 1, dim)).reshape(batch, n_frames, dim)
+            x = x.reshape(batch * n_frames, 1, dim)
+            for layer in layers:
+                x = layer(x)
+            x = x.reshape(batch, n_frames, dim)  # (B*T', 1, D) -> (B, T', D)
         return self.norm(x), lengths
 
 

@@ -45,6 +45,7 @@ PAD_CANDIDATES = ("<|finetune_right_pad_id|>", "<|end_of_text|>", "<|endoftext|>
 SOUNDWAVE_ONLY = (
     "adapter_num_heads",
     "adapter_ffn_size",
+    "adapter_num_layers",
     "adapter_dropout",
     "ctc_weight",
     "mask_eot_keys",
@@ -66,6 +67,8 @@ class ModelSpec:
         lora: LoRA on the LLM, or None.
         adapter_num_heads: soundwave: adapter attention heads (None: the LLM's).
         adapter_ffn_size: soundwave: FFN width of the alignment transformer layer (None: 2 x LLM hidden).
+        adapter_num_layers: soundwave: transformer layers of the alignment adapter (the paper: 1); layers after
+            the first start as the identity.
         adapter_dropout: soundwave: dropout inside the adapters.
         ctc_weight: soundwave: weight of the CTC loss in the release's training loss.
         mask_eot_keys: soundwave: mask every pad/`<|eot_id|>` key (None: True for a Llama-3-style LLM, the release).
@@ -84,6 +87,7 @@ class ModelSpec:
     lora: LoraSpec | None = None
     adapter_num_heads: int | None = None
     adapter_ffn_size: int | None = None
+    adapter_num_layers: int = 1
     adapter_dropout: float = 0.1
     ctc_weight: float = 0.3
     mask_eot_keys: bool | None = None
@@ -199,6 +203,7 @@ def build_soundwave(spec: ModelSpec, dtype: torch.dtype = torch.float32):
         ctc_weight=spec.ctc_weight,
         adapter_num_heads=spec.adapter_num_heads,
         adapter_ffn_size=spec.adapter_ffn_size,
+        adapter_num_layers=spec.adapter_num_layers,
         adapter_dropout=spec.adapter_dropout,
         prompt_format=prompt_format,
         system_prompt=spec.system_prompt,
@@ -213,10 +218,12 @@ def build_soundwave(spec: ModelSpec, dtype: torch.dtype = torch.float32):
 
 
 def init_soundwave_adapters(model: SoundwaveForCausalLM) -> None:
-    """Xavier on the alignment projection; CTC head = the LLM's input embeddings (blank row included), frozen."""
+    """Xavier on the alignment projection; added alignment layers start as the identity; CTC head = the LLM's
+    input embeddings (blank row included), frozen."""
     with torch.no_grad():
         nn.init.xavier_uniform_(model.align_adapter.proj.weight)
         nn.init.zeros_(model.align_adapter.proj.bias)
+        model.align_adapter.start_more_layers_as_identity()
         embeddings = model.get_input_embeddings().weight  # (V, D)
         model.align_adapter.ctc_head.weight.copy_(embeddings)
     model.align_adapter.ctc_head.weight.requires_grad_(False)

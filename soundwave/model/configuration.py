@@ -31,6 +31,7 @@ SOUNDWAVE_KEYS = (
     "ctc_weight",
     "adapter_num_heads",
     "adapter_ffn_size",
+    "adapter_num_layers",
     "adapter_dropout",
     "prompt_format",
     "system_prompt",
@@ -55,6 +56,7 @@ class SoundwaveConfig(PreTrainedConfig):
         ctc_weight: weight of the CTC loss in the release's training loss (CE + 0.3 x CTC).
         adapter_num_heads: heads of the adapter attention (default: the LLM's head count).
         adapter_ffn_size: FFN width of the alignment transformer layer (default: 2 x LLM hidden size).
+        adapter_num_layers: transformer layers of the alignment adapter (the release: 1).
         prompt_format: "release" builds the release's hand-made Llama-3 prompt; "chat_template" uses the
             tokenizer's chat template (for other LLMs).
         system_prompt: the system message (None: the release's).
@@ -80,6 +82,7 @@ class SoundwaveConfig(PreTrainedConfig):
     ctc_weight: float = 0.3
     adapter_num_heads: int | None = None
     adapter_ffn_size: int | None = None
+    adapter_num_layers: int = 1
     adapter_dropout: float = 0.1
     prompt_format: str = "release"
     system_prompt: str | None = None

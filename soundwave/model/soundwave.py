@@ -95,6 +95,7 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
             vocab_size=config.vocab_size,
             dropout=config.adapter_dropout,
             temporal=paper,
+            num_layers=config.adapter_num_layers,
         )
         self.shrink_adapter = ShrinkAdapter(config.hidden_size, config.num_heads, config.adapter_dropout, paper=paper)
         self.llm = AutoModelForCausalLM.from_config(config.text_config)

@@ -65,6 +65,28 @@ def test_released_alignment_layer_is_per_frame():
         assert torch.allclose(a[0, :2], b[0, :2]) != mixes
 
 
+@pytest.mark.parametrize("temporal", [False, True])
+def test_added_alignment_layers_start_as_the_identity_and_then_train(temporal):
+    """A deeper adapter built on a one-layer adapter's weights gives its output exactly, and its new layers learn."""
+    torch.manual_seed(0)
+    one = AlignAdapter(4, 8, 2, 16, vocab_size=10, dropout=0.0, temporal=temporal).eval()
+    deep = AlignAdapter(4, 8, 2, 16, vocab_size=10, dropout=0.0, temporal=temporal, num_layers=3).eval()
+    missing, unexpected = deep.load_state_dict(one.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("more_layers.") for k in missing)
+    deep.start_more_layers_as_identity()
+    frames, lengths = torch.randn(2, 6, 4), torch.tensor([6, 4])
+    expected, _, _ = one(frames, lengths)
+    aligned, logits, _ = deep(frames, lengths)
+    assert torch.allclose(aligned, expected, atol=1e-6)
+    logits.square().mean().backward()
+    assert deep.more_layers[1].linear2.weight.grad.abs().sum() > 0
+
+
+def test_alignment_adapter_needs_a_layer():
+    with pytest.raises(ValueError, match="at least one transformer layer"):
+        AlignAdapter(4, 8, 2, 16, vocab_size=10, num_layers=0)
+
+
 def test_splice_replaces_placeholder_and_realigns_labels():
     P = 9
     ids = torch.tensor([[1, P, 2, 3], [1, 2, P, 0]])
