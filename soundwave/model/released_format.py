@@ -6,6 +6,8 @@ Every released key that is not one of the audio parts below belongs to the LLM (
 
 from __future__ import annotations
 
+import re
+
 # released prefix -> our prefix; order matters (longest / most specific first)
 RELEASED_TO_OURS = (
     ("model.audio_tower.", "audio_encoder.whisper."),
@@ -18,10 +20,16 @@ RELEASED_TO_OURS = (
 )
 LLM_PREFIX = "llm."
 AUDIO_TOWER_PREFIX = "model.audio_tower."
+# the release's alignment encoder holds one layer (layers.0); deeper adapters of ours keep the rest in more_layers
+_RELEASED_MORE = re.compile(r"^model\.asr_transformer_encoder\.layers\.([1-9]\d*)\.")
+_OUR_MORE = re.compile(r"^align_adapter\.more_layers\.(\d+)\.")
 
 
 def to_ours(key: str) -> str:
     """Released key -> our module path."""
+    more = _RELEASED_MORE.match(key)
+    if more:
+        return f"align_adapter.more_layers.{int(more.group(1)) - 1}." + key[more.end() :]
     for released, ours in RELEASED_TO_OURS:
         if key.startswith(released):
             return ours + key[len(released) :]
@@ -30,6 +38,9 @@ def to_ours(key: str) -> str:
 
 def to_released(key: str) -> str:
     """Our module path -> released key."""
+    more = _OUR_MORE.match(key)
+    if more:
+        return f"model.asr_transformer_encoder.layers.{int(more.group(1)) + 1}." + key[more.end() :]
     for released, ours in RELEASED_TO_OURS:
         if key.startswith(ours):
             return released + key[len(ours) :]

@@ -117,3 +117,17 @@ def test_splice_rejects_wrong_placeholder_count(count):
     ids = torch.tensor([[1] + [9] * count + [2]])
     with pytest.raises(ValueError, match=f"row 0: expected exactly 1 audio placeholder, found {count}"):
         splice_audio(ids[..., None].float(), ids, torch.ones_like(ids), torch.zeros(1, 1, 1), torch.tensor([1]), 9)
+
+
+def test_deeper_alignment_adapters_map_to_the_release_layer_list():
+    from soundwave.model.released_format import to_ours, to_released
+
+    pairs = {
+        "model.asr_transformer_encoder.layers.0.linear1.weight": "align_adapter.layer.linear1.weight",
+        "model.asr_transformer_encoder.layers.1.linear1.weight": "align_adapter.more_layers.0.linear1.weight",
+        "model.asr_transformer_encoder.layers.12.norm1.bias": "align_adapter.more_layers.11.norm1.bias",
+        "model.layers.3.mlp.up_proj.weight": "llm.model.layers.3.mlp.up_proj.weight",
+    }
+    for released, ours in pairs.items():
+        assert to_ours(released) == ours
+        assert to_released(ours) == released

@@ -89,3 +89,18 @@ def test_sharded_save_and_load(reference_model, tmp_path, monkeypatch):
     reloaded = load_soundwave(tmp_path / "sharded")
     for (name, a), (_, b) in zip(reference_model.state_dict().items(), reloaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_deeper_adapter_round_trips_through_the_released_format(reference_model, tmp_path):
+    from soundwave.model.soundwave import SoundwaveForCausalLM
+
+    config = reference_model.config.__class__.from_dict({**reference_model.config.to_dict(), "adapter_num_layers": 2})
+    deep = SoundwaveForCausalLM(config)
+    deep.load_state_dict(reference_model.state_dict(), strict=False)
+    deep.save_pretrained(tmp_path / "deep")
+    saved = load_file(str(tmp_path / "deep" / "model.safetensors"))
+    assert "model.asr_transformer_encoder.layers.1.linear2.weight" in saved
+    reloaded = load_soundwave(tmp_path / "deep")
+    assert reloaded.config.adapter_num_layers == 2
+    for key, tensor in deep.state_dict().items():
+        assert torch.equal(reloaded.state_dict()[key], tensor), key
