@@ -21,7 +21,6 @@ from soundwave.data.manifest import read_manifest
 from soundwave.eval.metrics import wer
 from soundwave.eval.normalize import normalize_text
 from soundwave.inference.pipeline import Pipeline
-from soundwave.model.align_adapter import ctc_greedy_ids
 
 
 @torch.inference_mode()
@@ -31,9 +30,7 @@ def ctc_transcripts(pipe: Pipeline, waves: list, batch_size: int = 16) -> tuple[
     texts, peaks = [], 0
     for start in tqdm(range(0, len(waves), batch_size), desc="ctc", unit="batch", leave=False):
         audio = processor.audio_batch(waves[start : start + batch_size])
-        frames, lengths = model.encode_frames(audio.audios, audio.audio_lengths)
-        _, logits, ctc_lengths = model.align(frames, lengths)  # (W, T', V)
-        for ids in ctc_greedy_ids(logits.argmax(-1), ctc_lengths, model.placeholder_id):
+        for ids in model.greedy_ctc_ids(audio.audios, audio.audio_lengths):
             peaks += len(ids)
             texts.append(processor.tokenizer.decode(ids, skip_special_tokens=True))
     return texts, peaks
@@ -46,7 +43,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     pipe = Pipeline.from_pretrained(args.model)
-    if not hasattr(pipe.model, "align"):
+    if not hasattr(pipe.model, "greedy_ctc_ids"):
         sys.exit(f"{args.model}: not a Soundwave model (no CTC alignment adapter)")
     results = {}
     for manifest in args.manifests:

@@ -15,7 +15,7 @@ from torch import Tensor
 from transformers import AutoModelForCausalLM, GenerationMixin, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from soundwave.model.align_adapter import AlignAdapter
+from soundwave.model.align_adapter import AlignAdapter, ctc_greedy_ids
 from soundwave.model.audio_encoder import AudioEncoder
 from soundwave.model.configuration import SoundwaveConfig
 from soundwave.model.generation import AudioGenerationMixin, llm_cache
@@ -157,6 +157,12 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
     def align(self, frames: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Alignment adapter: frames -> aligned (W, T', D), CTC logits (W, T', V), lengths (W,). Stage 1 stops here."""
         return self.align_adapter(frames.to(self.dtype), frame_lengths)
+
+    def greedy_ctc_ids(self, mel: Tensor, mel_lengths: Tensor | None = None) -> list[list[int]]:
+        """What the alignment adapter alone transcribes: greedy CTC token ids per window (no LLM)."""
+        frames, frame_lengths = self.encode_frames(mel, mel_lengths)
+        _, ctc_logits, ctc_lengths = self.align(frames, frame_lengths)  # (W, T', V)
+        return ctc_greedy_ids(ctc_logits.argmax(dim=-1), ctc_lengths, self.placeholder_id)
 
     def adapt_frames(
         self, frames: Tensor, frame_lengths: Tensor, windows_per_item: Tensor | None = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader
 
-from soundwave.model.align_adapter import ctc_greedy_ids
 from soundwave.training.collate import TrainingCollator
 
 
@@ -30,10 +29,8 @@ def validate(model, core, eval_data, collator: TrainingCollator, weights, tcfg, 
         for key, value in parts.items():
             totals[key] = totals.get(key, 0.0) + value
         batches += 1
-        if weights.ctc > 0 and hasattr(core, "align") and batch.audios is not None:
-            frames, lengths = core.encode_frames(batch.audios, batch.audio_lengths)
-            _, ctc_logits, ctc_lengths = core.align(frames, lengths)
-            decoded = ctc_greedy_ids(ctc_logits.argmax(-1), ctc_lengths, core.placeholder_id)
+        if weights.ctc > 0 and hasattr(core, "greedy_ctc_ids") and batch.audios is not None:
+            decoded = core.greedy_ctc_ids(batch.audios, batch.audio_lengths)
             for ids, reference in zip(decoded, batch.transcripts, strict=True):
                 if reference:
                     references.append(normalize_text(reference))
