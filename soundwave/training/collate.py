@@ -16,6 +16,7 @@ from soundwave.data.dataset import Example
 from soundwave.inference.processor import SpeechProcessor
 from soundwave.model.splice import IGNORE_INDEX
 from soundwave.prompts import Turn
+from soundwave.training.ctc_targets import CtcTargets
 
 
 @dataclass
@@ -52,22 +53,21 @@ def conversation_ids(processor: SpeechProcessor, prompt: str, answer: str, audio
     return full, [IGNORE_INDEX] * len(prompt_ids) + full[len(prompt_ids) :]
 
 
-def transcript_ids(tokenizer, transcript: str) -> list[int]:
-    """CTC targets: the transcript's tokens without BOS (spec 3.8)."""
-    return list(tokenizer(transcript, add_special_tokens=False).input_ids)
-
-
 class TrainingCollator:
     """Turns a list of `Example`s into a `TrainBatch` for one model's prompt format and feature extractor.
 
     Args:
         processor: the model's SpeechProcessor (prompt format, tokenizer, feature extractor, window).
         max_tokens: truncate longer rows (None: no limit).
+        ctc_targets: transcript -> CTC target ids (default: the LLM's tokens without BOS, spec 3.8).
     """
 
-    def __init__(self, processor: SpeechProcessor, max_tokens: int | None = None) -> None:
+    def __init__(
+        self, processor: SpeechProcessor, max_tokens: int | None = None, ctc_targets: CtcTargets | None = None
+    ) -> None:
         self.processor = processor
         self.max_tokens = max_tokens
+        self.ctc_targets = ctc_targets or CtcTargets(processor.tokenizer)
 
     def __call__(self, examples: Sequence[Example]) -> TrainBatch:
         rows, waves, targets, has_transcript = [], [], [], []
@@ -80,7 +80,7 @@ class TrainingCollator:
             if audio:
                 waves.append(example.waveform)
                 text = sample.transcript or ""
-                targets.append(transcript_ids(self.processor.tokenizer, text) if text else [])
+                targets.append(self.ctc_targets(text) if text else [])
                 has_transcript.append(bool(text) and example.waveform.shape[0] <= self.processor.window)
         input_ids, attention_mask, labels = self._pad(rows)
         batch = TrainBatch(

@@ -27,6 +27,7 @@ from soundwave.config.loader import save_config
 from soundwave.errors import CheckpointError, ConfigError
 from soundwave.training.collate import TrainBatch, TrainingCollator
 from soundwave.training.config import LossWeights, RunConfig, TrainingConfig
+from soundwave.training.ctc_targets import CtcTargets
 from soundwave.training.state import checkpoints, load_checkpoint, read_trainer_state, save_checkpoint
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,8 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
         rank=accelerator.process_index,
         world_size=accelerator.num_processes,
     )
-    collator = TrainingCollator(processor, max_tokens=tcfg.max_tokens)
+    ctc_targets = CtcTargets(processor.tokenizer, tcfg.ctc_vocab_size)
+    collator = TrainingCollator(processor, max_tokens=tcfg.max_tokens, ctc_targets=ctc_targets)
     loader = DataLoader(
         data.dataset, batch_sampler=data.sampler, collate_fn=collator, num_workers=tcfg.dataloader_num_workers
     )

@@ -183,3 +183,29 @@ def test_seed_yaml_loads_as_written(tmp_path):
     assert set(cfg.training.frozen_patterns) >= {"audio_encoder.*", "llm.*"}
     with pytest.raises(ConfigError, match="training.num_train_epochs"):
         load_run_config(path, ["training.num_train_epochs=three"])
+
+
+def test_ctc_vocab_size_sets_the_stage1_targets(run_config, tmp_path, monkeypatch):
+    from soundwave.model.soundwave import SoundwaveForCausalLM
+    from tests.training.test_ctc_targets import base_ids
+
+    seen, forward = [], SoundwaveForCausalLM.forward
+
+    def spy(self, *args, asr_targets=None, **kwargs):
+        seen.append(asr_targets)
+        return forward(self, *args, asr_targets=asr_targets, **kwargs)
+
+    monkeypatch.setattr(SoundwaveForCausalLM, "forward", spy)
+    cfg = load_run_config(run_config(tmp_path / "small", max_steps=2, ctc_negatives=16, **STAGE1))
+    train(cfg)
+    full = [t for t in seen if t is not None]
+    seen.clear()
+    from transformers import AutoTokenizer
+
+    size = base_ids(AutoTokenizer.from_pretrained(cfg.model.llm)) + 20
+    cfg = load_run_config(run_config(tmp_path / "small2", max_steps=2, ctc_negatives=16, ctc_vocab_size=size, **STAGE1))
+    train(cfg)
+    small = [t for t in seen if t is not None]
+    assert max(int(t.max()) for t in full) >= size  # the LLM's own tokens reach past the first `size` ids
+    assert max(int(t.max()) for t in small) < size
+    assert sum(int((t >= 0).sum()) for t in small) > sum(int((t >= 0).sum()) for t in full)  # more, smaller pieces
