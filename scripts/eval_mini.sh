@@ -8,11 +8,13 @@ cd "$(dirname "$0")/.."
 MODEL=${MODEL:-soundwave-mini}
 OUT=${OUT:-runs/eval}
 ev() { python -m soundwave eval --no-progress --batch-size 16 --max-new-tokens 48 "$@"; }
+# the held-out sets are also scored per voice (summary.json "groups", report.md "By voice")
+grouping() { case "$1" in synth_*) echo --group-by voice ;; esac; }
 for set in librivox cards synth_heldout_asr; do
-  ev --model "$MODEL" --data "data/eval/$set.jsonl" --task asr --output "$OUT/mini-$set"
+  ev --model "$MODEL" --data "data/eval/$set.jsonl" --task asr --output "$OUT/mini-$set" $(grouping "$set")
   [ -n "${SKIP_BASELINE:-}" ] ||
-    ev --baseline whisper --model whisper-tiny.en --data "data/eval/$set.jsonl" --task asr --output "$OUT/whisper-$set"
+    ev --baseline whisper --model whisper-tiny.en --data "data/eval/$set.jsonl" --task asr --output "$OUT/whisper-$set" $(grouping "$set")
 done
-ev --model "$MODEL" --data data/eval/synth_heldout_qa.jsonl --task qa --output "$OUT/mini-synth_heldout_qa"
-ev --model "$MODEL" --data data/eval/synth_heldout_gender.jsonl --task cls --output "$OUT/mini-synth_heldout_gender"
+ev --model "$MODEL" --data data/eval/synth_heldout_qa.jsonl --task qa --output "$OUT/mini-synth_heldout_qa" --group-by voice
+ev --model "$MODEL" --data data/eval/synth_heldout_gender.jsonl --task cls --output "$OUT/mini-synth_heldout_gender" --group-by voice
 python scripts/plot_mini_quality.py "$OUT" "$OUT/quality.png"

@@ -45,6 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--repetition-penalty", type=float, dest="repetition_penalty", help="> 1 discourages loops (Pipeline only)"
     )
+    parser.add_argument(
+        "--group-by", dest="group_by", help="also score each value of this manifest field apart (voice, speaker)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(handler=handle)
 

@@ -39,6 +39,7 @@ class EvalConfig:
     greedy: bool = True  # pass do_sample=False: scores must not depend on sampling (the release samples)
     max_new_tokens: int | None = None  # None: the model's default
     repetition_penalty: float | None = None  # Pipeline only; None: the model's default (1.0, no penalty)
+    group_by: str | None = None  # also score each value of this manifest field apart ("voice", "speaker", ...)
 
     def __post_init__(self) -> None:  # validate, never rewrite
         if self.task not in TASKS:

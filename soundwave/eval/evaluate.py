@@ -126,7 +126,19 @@ def generate_isolated(
     return list(results)
 
 
-def _utterance(sample: Sample, result: Any, task: str, language: str | None) -> Utterance:
+def group_of(sample: Sample, field: str) -> str | None:
+    """The sample's value of a manifest field (`voice`, `speaker`, `task`, ...) as text; None when it has none."""
+    value = getattr(sample, field) if field in ("task", "prompt") else sample.extra.get(field)
+    return None if value is None else str(value)
+
+
+def _check_group_field(samples: Sequence[Sample], field: str, manifest_path) -> None:
+    if not any(group_of(s, field) is not None for s in samples):
+        fields = sorted({key for s in samples for key in s.extra} | {"task", "prompt"})
+        raise ConfigError(f"{manifest_path}: no evaluated line has the field {field!r} to group by; fields: {fields}")
+
+
+def _utterance(sample: Sample, result: Any, task: str, language: str | None, group_by: str | None = None) -> Utterance:
     reference = _reference(sample, task)
     error = result.error
     hypothesis = "" if error is not None else (result.text or "").strip()
@@ -147,6 +159,7 @@ def _utterance(sample: Sample, result: Any, task: str, language: str | None) -> 
         error=error,
         output_tokens=int(result.output_tokens or 0),
         seconds=float(result.seconds or 0.0),
+        group=group_of(sample, group_by) if group_by else None,
     )
 
 
@@ -162,6 +175,7 @@ def evaluate(
     language: str | None = "en",
     model_name: str | None = None,
     progress: bool = True,
+    group_by: str | None = None,
 ) -> EvalReport:
     """Evaluate `pipeline` on the `task` lines of a manifest.
 
@@ -176,17 +190,20 @@ def evaluate(
         language: language of the references: picks the normalizer and the BLEU tokenizer.
         model_name: label for reports (default: the pipeline's `name` attribute or its class name).
         progress: show a progress bar.
+        group_by: also score each value of this manifest field apart (e.g. "voice", "speaker").
 
     Returns:
         The EvalReport.
 
     Raises:
-        ConfigError: bad task, limit or batch_size.
+        ConfigError: bad task, limit or batch_size, or no evaluated line has the `group_by` field.
         ManifestError: the manifest is missing or has nothing to evaluate for `task`.
     """
     _check_arguments(task, limit, batch_size)
     generation = dict(generation or {})
     samples, skipped = select_samples(manifest_path, task, limit)
+    if group_by:
+        _check_group_field(samples, group_by, manifest_path)
     utterances: list[Utterance] = []
     compute_seconds = 0.0
     with tqdm(total=len(samples), unit="utt", desc=f"eval {task}", disable=not progress) as bar:
@@ -196,10 +213,10 @@ def evaluate(
             began = time.perf_counter()
             results = generate_isolated(pipeline, items, generation)
             compute_seconds += time.perf_counter() - began
-            utterances += [_utterance(s, r, task, language) for s, r in zip(batch, results, strict=True)]
+            utterances += [_utterance(s, r, task, language, group_by) for s, r in zip(batch, results, strict=True)]
             bar.update(len(batch))
     report = _build_report(
-        pipeline, manifest_path, task, language, model_name, utterances, skipped, compute_seconds, generation
+        pipeline, manifest_path, task, language, model_name, utterances, skipped, compute_seconds, generation, group_by
     )
     if output_dir is not None:
         write_report(report, output_dir)
@@ -217,16 +234,10 @@ def _build_report(
     skipped: list[dict[str, Any]],
     compute_seconds: float,
     generation: dict[str, Any],
+    group_by: str | None = None,
 ) -> EvalReport:
     scored = [u for u in utterances if not u.failed]
-    corpus = score_corpus(
-        task,
-        [u.reference for u in scored],
-        [u.hypothesis for u in scored],
-        [u.normalized_reference for u in scored],
-        [u.normalized_hypothesis for u in scored],
-        language,
-    )
+    corpus = _score(task, scored, language)
     notes = list(corpus.notes)
     failed = len(utterances) - len(scored)
     if failed:
@@ -251,4 +262,28 @@ def _build_report(
         compute_seconds=compute_seconds,
         generation=generation,
         notes=notes,
+        group_by=group_by,
+        groups=_group_scores(task, scored, language) if group_by else {},
     )
+
+
+def _score(task: str, scored: Sequence[Utterance], language: str | None):
+    return score_corpus(
+        task,
+        [u.reference for u in scored],
+        [u.hypothesis for u in scored],
+        [u.normalized_reference for u in scored],
+        [u.normalized_hypothesis for u in scored],
+        language,
+    )
+
+
+def _group_scores(task: str, scored: Sequence[Utterance], language: str | None) -> dict[str, dict[str, Any]]:
+    """{group value: {metric: value, ..., "utterances": n}} over the scored utterances, in sorted order."""
+    groups: dict[str, list[Utterance]] = {}
+    for utterance in scored:
+        groups.setdefault(utterance.group or "(none)", []).append(utterance)
+    return {
+        name: {**_score(task, members, language).values, "utterances": len(members)}
+        for name, members in sorted(groups.items())
+    }

@@ -37,6 +37,7 @@ class Utterance:
     error: str | None = None  # the pipeline's message when this item failed
     output_tokens: int = 0
     seconds: float = 0.0  # the pipeline's own per-item time
+    group: str | None = None  # its value of the report's `group_by` field
 
     @property
     def failed(self) -> bool:
@@ -57,6 +58,7 @@ class Utterance:
             "error": self.error,
             "output_tokens": self.output_tokens,
             "seconds": self.seconds,
+            **({"group": self.group} if self.group is not None else {}),
             **self.score.to_dict(),
         }
 
@@ -78,6 +80,8 @@ class EvalReport:
     compute_seconds: float  # wall time inside generate_batch
     generation: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    group_by: str | None = None  # the manifest field scored per value, if any
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # {value: {metric: value, "utterances": n}}
 
     @property
     def failed(self) -> list[Utterance]:
@@ -116,6 +120,7 @@ class EvalReport:
             "output_tokens": self.output_tokens,
             "tokens_per_s": tokens_per_second(self.output_tokens, self.compute_seconds),
             "generation": self.generation,
+            **({"group_by": self.group_by, "groups": self.groups} if self.group_by else {}),
             "notes": self.notes,
             "skipped_lines": self.skipped,
             "failures": [{"id": u.id, "line": u.line, "error": u.error} for u in self.failed],
@@ -167,6 +172,7 @@ def render_markdown(report: EvalReport, plot_name: str | None = "report.png") ->
         lines += ["", f"BLEU signature: `{report.details['bleu_signature']}`."]
     if plot_name:
         lines += ["", f"![{plot_name}]({plot_name})"]
+    lines += _group_table(report)
     if report.notes:
         lines += ["", "## Notes", ""] + [f"- {_escape(n)}" for n in report.notes]
     if report.skipped:
@@ -188,6 +194,20 @@ def render_markdown(report: EvalReport, plot_name: str | None = "report.png") ->
             ref, hyp = _escape(u.normalized_reference), _escape(u.normalized_hypothesis)
             lines.append(f"| {u.id} | {ref} | {hyp} | {errors} |")
     return "\n".join(lines) + "\n"
+
+
+def _group_table(report: EvalReport) -> list[str]:
+    """The metrics per value of the `group_by` field (no lines when there is none)."""
+    if not report.group_by:
+        return []
+    names = [m for m in METRIC_ORDER if any(m in g for g in report.groups.values())]
+    lines = ["", f"## By {report.group_by}", "", f"| {report.group_by} | utterances | "]
+    lines[-1] += " | ".join(_label(m) for m in names) + " |"
+    lines.append("|---" * (len(names) + 2) + "|")
+    for value, group in report.groups.items():
+        cells = [_escape(value), str(group["utterances"])] + [_fmt(m, group.get(m)) for m in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def _worst(report: EvalReport) -> list[tuple[Utterance, str]]:

@@ -108,5 +108,6 @@ def run_eval(config: EvalConfig, progress: bool = True) -> tuple[EvalReport, Pat
         language=config.language,
         model_name=label,
         progress=progress,
+        group_by=config.group_by,
     )
     return report, output

@@ -161,3 +161,33 @@ def test_eval_set_manifests_are_well_formed() -> None:
             assert sample.task == "asr" and sample.answer == sample.transcript
             assert sample.audio.startswith("/usr/share/pocketsphinx/test/data/")
             assert sample.prompt == "What does the person say?" and sample.duration > 0
+
+
+def test_group_by_scores_each_value_apart(tmp_path: Path, wavs: dict) -> None:
+    manifest = write_manifest(
+        tmp_path / "m.jsonl",
+        [
+            _line("a.wav", "red cat", voice="flite"),
+            _line("b.wav", "blue dog", voice="espeak"),
+            _line("c.wav", "green fox", voice="espeak"),
+            _line("d.wav", "white owl"),  # no voice
+        ],
+    )
+    fake = FakePipeline({"a.wav": "red cat", "b.wav": "blue", "c.wav": "x y", "d.wav": "white owl"})
+    report = evaluate(fake, manifest, "asr", progress=False, group_by="voice", output_dir=tmp_path / "out")
+    assert report.groups["flite"] == {"wer": 0.0, "cer": 0.0, "utterances": 1}
+    assert report.groups["espeak"]["wer"] == pytest.approx(3 / 4) and report.groups["espeak"]["utterances"] == 2
+    assert report.groups["(none)"]["utterances"] == 1
+    assert list(report.groups) == sorted(report.groups)
+    assert report.metrics["wer"] == pytest.approx(3 / 8)  # the whole set is scored as before
+    summary = report.summary()
+    assert summary["group_by"] == "voice" and summary["groups"] == report.groups
+    assert "## By voice" in (tmp_path / "out" / "report.md").read_text()
+    assert '"group": "espeak"' in (tmp_path / "out" / "utterances.jsonl").read_text()
+    assert "group_by" not in evaluate(fake, manifest, "asr", progress=False).summary()
+
+
+def test_group_by_a_field_no_line_has_is_an_error(tmp_path: Path, wavs: dict) -> None:
+    manifest = write_manifest(tmp_path / "m.jsonl", [_line("a.wav", "x", voice="flite")])
+    with pytest.raises(ConfigError, match="'speaker'.*voice"):
+        evaluate(FakePipeline({"a.wav": "x"}), manifest, "asr", progress=False, group_by="speaker")
