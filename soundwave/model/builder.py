@@ -46,6 +46,7 @@ SOUNDWAVE_ONLY = (
     "adapter_num_heads",
     "adapter_ffn_size",
     "adapter_num_layers",
+    "adapter_temporal",
     "adapter_dropout",
     "ctc_weight",
     "mask_eot_keys",
@@ -69,6 +70,8 @@ class ModelSpec:
         adapter_ffn_size: soundwave: FFN width of the alignment transformer layer (None: 2 x LLM hidden).
         adapter_num_layers: soundwave: transformer layers of the alignment adapter (the paper: 1); layers after
             the first start as the identity.
+        adapter_temporal: soundwave: alignment layers attend across frames (None: the mode's, paper: yes; False:
+            each frame alone, as the release computes, so CTC peaks stay where their sound is).
         adapter_dropout: soundwave: dropout inside the adapters.
         ctc_weight: soundwave: weight of the CTC loss in the release's training loss.
         mask_eot_keys: soundwave: mask every pad/`<|eot_id|>` key (None: True for a Llama-3-style LLM, the release).
@@ -88,6 +91,7 @@ class ModelSpec:
     adapter_num_heads: int | None = None
     adapter_ffn_size: int | None = None
     adapter_num_layers: int = 1
+    adapter_temporal: bool | None = None
     adapter_dropout: float = 0.1
     ctc_weight: float = 0.3
     mask_eot_keys: bool | None = None
@@ -204,6 +208,7 @@ def build_soundwave(spec: ModelSpec, dtype: torch.dtype = torch.float32):
         adapter_num_heads=spec.adapter_num_heads,
         adapter_ffn_size=spec.adapter_ffn_size,
         adapter_num_layers=spec.adapter_num_layers,
+        adapter_temporal=spec.adapter_temporal,
         adapter_dropout=spec.adapter_dropout,
         prompt_format=prompt_format,
         system_prompt=spec.system_prompt,

@@ -32,6 +32,7 @@ SOUNDWAVE_KEYS = (
     "adapter_num_heads",
     "adapter_ffn_size",
     "adapter_num_layers",
+    "adapter_temporal",
     "adapter_dropout",
     "prompt_format",
     "system_prompt",
@@ -57,6 +58,8 @@ class SoundwaveConfig(PreTrainedConfig):
         adapter_num_heads: heads of the adapter attention (default: the LLM's head count).
         adapter_ffn_size: FFN width of the alignment transformer layer (default: 2 x LLM hidden size).
         adapter_num_layers: transformer layers of the alignment adapter (the release: 1).
+        adapter_temporal: whether the alignment layers attend across frames (None: the mode's; paper: yes,
+            released: no, each frame alone).
         prompt_format: "release" builds the release's hand-made Llama-3 prompt; "chat_template" uses the
             tokenizer's chat template (for other LLMs).
         system_prompt: the system message (None: the release's).
@@ -83,6 +86,7 @@ class SoundwaveConfig(PreTrainedConfig):
     adapter_num_heads: int | None = None
     adapter_ffn_size: int | None = None
     adapter_num_layers: int = 1
+    adapter_temporal: bool | None = None
     adapter_dropout: float = 0.1
     prompt_format: str = "release"
     system_prompt: str | None = None

@@ -94,7 +94,7 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
             ffn_dim=config.ffn_size,
             vocab_size=config.vocab_size,
             dropout=config.adapter_dropout,
-            temporal=paper,
+            temporal=paper if config.adapter_temporal is None else config.adapter_temporal,
             num_layers=config.adapter_num_layers,
         )
         self.shrink_adapter = ShrinkAdapter(config.hidden_size, config.num_heads, config.adapter_dropout, paper=paper)

@@ -121,6 +121,7 @@ class ModelSection:
     adapter_num_heads: int | None = None
     adapter_ffn_size: int | None = None
     adapter_num_layers: int | None = None
+    adapter_temporal: bool | None = None
     adapter_dropout: float | None = None
     ctc_weight: float | None = None
     mask_eot_keys: bool | None = None

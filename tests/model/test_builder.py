@@ -197,6 +197,15 @@ def test_soundwave_build_adds_placeholder_and_inits_ctc_head(bases):
     assert type(extractor).__name__ == "WhisperFeatureExtractor" and extractor.nb_max_frames == MEL_WINDOW
 
 
+@pytest.mark.parametrize(
+    ("mode", "option", "temporal"), [("paper", None, True), ("paper", False, False), ("released", None, False)]
+)
+def test_adapter_temporal_follows_the_mode_unless_set(bases, mode, option, temporal):
+    model, _, _ = build_model(encoder=str(bases("whisper")), llm=str(bases("llm")), mode=mode, adapter_temporal=option)
+    assert model.align_adapter.temporal is temporal
+    assert model.config.adapter_temporal is option
+
+
 def test_soundwave_build_loads_pretrained_weights_and_freezes_the_base(bases):
     model, _, _ = build_model(encoder=str(bases("whisper")), llm=str(bases("llm")))
     llm_weights = load_file(str(bases("llm") / "model.safetensors"))
