@@ -118,6 +118,28 @@ class AlignAdapter(nn.Module):
         return self.norm(x), lengths
 
 
+def reachable_blank_row(token_rows: Tensor, seed: int = 0) -> Tensor:
+    """A CTC-head row for the blank that an adapter output can make the top logit: a random direction, twice as
+    long as the longest token row (at that direction the blank scores 2 x max norm, every token at most its norm).
+
+    The LLM's row for a newly added token is the mean of the others (transformers' mean resizing): inside the cloud
+    of token rows, where no output vector gives it the top logit. With such a frozen blank, CTC can only learn
+    blank-free alignments: the mini adapter of sessions 1-4 packed each clip's tokens into its first frames and
+    filled the rest with the final punctuation (docs/mini.md).
+
+    Args:
+        token_rows: (V, D) the CTC head's token rows (the LLM's embeddings).
+        seed: the direction's random seed.
+
+    Returns:
+        (D,) the blank row.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    direction = torch.randn(token_rows.shape[1], generator=generator, dtype=torch.float32)
+    direction = direction / direction.norm()
+    return (2 * token_rows.float().norm(dim=1).max() * direction).to(token_rows.dtype)
+
+
 def ctc_greedy_ids(tokens: Tensor, lengths: Tensor, blank_id: int) -> list[list[int]]:
     """Greedy CTC decoding: collapse repeated labels, then drop blanks.
 

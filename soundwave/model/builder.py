@@ -25,6 +25,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from soundwave.errors import ConfigError
+from soundwave.model.align_adapter import reachable_blank_row
 from soundwave.model.configuration import SoundwaveConfig
 from soundwave.model.loading import resolve_checkpoint_dir
 from soundwave.model.lora import LoraSpec, apply_lora, is_lora_parameter
@@ -224,14 +225,23 @@ def build_soundwave(spec: ModelSpec, dtype: torch.dtype = torch.float32):
 
 def init_soundwave_adapters(model: SoundwaveForCausalLM) -> None:
     """Xavier on the alignment projection; added alignment layers start as the identity; CTC head = the LLM's
-    input embeddings (blank row included), frozen."""
+    input embeddings, and for the blank (the `<audio_patch>` row) a row the adapter can reach; all frozen."""
     with torch.no_grad():
         nn.init.xavier_uniform_(model.align_adapter.proj.weight)
         nn.init.zeros_(model.align_adapter.proj.bias)
         model.align_adapter.start_more_layers_as_identity()
         embeddings = model.get_input_embeddings().weight  # (V, D)
         model.align_adapter.ctc_head.weight.copy_(embeddings)
+        reset_ctc_blank(model)
     model.align_adapter.ctc_head.weight.requires_grad_(False)
+
+
+def reset_ctc_blank(model: SoundwaveForCausalLM) -> None:
+    """Give the CTC blank (row `placeholder_id`) a row the adapter can make win (`reachable_blank_row`)."""
+    head = model.align_adapter.ctc_head.weight  # (V + 1, D)
+    blank = model.placeholder_id
+    with torch.no_grad():
+        head[blank] = reachable_blank_row(torch.cat([head[:blank], head[blank + 1 :]]))
 
 
 def build_speechllm(spec: ModelSpec, dtype: torch.dtype = torch.float32):

@@ -205,6 +205,14 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     if tcfg.init_from:
         source = init_from_previous(model, tcfg.init_from)
         log.info("initialised from %s", source)
+    if tcfg.reset_ctc_blank:
+        from soundwave.model.builder import reset_ctc_blank
+        from soundwave.model.soundwave import SoundwaveForCausalLM
+
+        if not isinstance(model, SoundwaveForCausalLM):
+            raise ConfigError("training.reset_ctc_blank: only a Soundwave model has a CTC blank")
+        reset_ctc_blank(model)
+        log.info("CTC blank row reset to a reachable one")
     trainable = configure_trainable(model, tcfg)
     total = sum(p.numel() for p in model.parameters())
     log.info("training %s of %s parameters (%.2f%%)", f"{trainable:,}", f"{total:,}", 100 * trainable / total)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from soundwave.model.align_adapter import AlignAdapter, stack_frames
+from soundwave.model.align_adapter import AlignAdapter, reachable_blank_row, stack_frames
 from soundwave.model.shrink_adapter import LookBack, ctc_keep_mask, gather_kept
 from soundwave.model.splice import IGNORE_INDEX, splice_audio
 
@@ -131,3 +131,17 @@ def test_deeper_alignment_adapters_map_to_the_release_layer_list():
     for released, ours in pairs.items():
         assert to_ours(released) == ours
         assert to_released(ours) == released
+
+
+def test_the_mean_row_can_never_win_and_the_reachable_blank_can():
+    """A blank row at the mean of the token rows is dominated (never the top logit); `reachable_blank_row` is not."""
+    torch.manual_seed(0)
+    tokens = torch.randn(500, 16) + 0.5  # a cloud of token rows
+    mean_blank = tokens.mean(0)
+    outputs = torch.randn(2000, 16) * 3  # adapter outputs in every direction
+    with_mean = torch.cat([tokens, mean_blank[None]]) @ outputs.T  # (501, 2000)
+    assert not (with_mean.argmax(0) == 500).any()
+    blank = reachable_blank_row(tokens)
+    head = torch.cat([tokens, blank[None]])
+    assert int((head @ blank).argmax()) == 500  # pointing the output at it makes the blank win
+    assert torch.equal(reachable_blank_row(tokens), blank)  # seeded: the same row every time

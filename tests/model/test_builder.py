@@ -187,7 +187,8 @@ def test_soundwave_build_adds_placeholder_and_inits_ctc_head(bases):
     assert embeddings.shape[0] == 401  # one row added
     assert model.get_output_embeddings().weight.shape[0] == 401
     ctc = model.align_adapter.ctc_head.weight
-    assert torch.equal(ctc, embeddings) and not ctc.requires_grad
+    assert torch.equal(ctc[:400], embeddings[:400]) and not ctc.requires_grad
+    assert int((ctc @ ctc[400]).argmax()) == 400  # the blank row is one the adapter can make win
     proj = model.align_adapter.proj.weight
     assert proj.abs().max() <= xavier_bound(proj) and torch.all(model.align_adapter.proj.bias == 0)
     # Llama-3-style tokenizer: the release's prompt and padding
@@ -292,4 +293,8 @@ def test_real_whisper_and_smollm2():
     assert model.get_input_embeddings().weight.shape == (49153, 576)
     assert model.llm.generation_config.eos_token_id == tokenizer.convert_tokens_to_ids("<|im_end|>")
     assert model.config.llm_pad_token_id == tokenizer.convert_tokens_to_ids("<|endoftext|>")
-    assert torch.equal(model.align_adapter.ctc_head.weight, model.get_input_embeddings().weight)
+    head, embeddings = model.align_adapter.ctc_head.weight, model.get_input_embeddings().weight
+    assert torch.equal(head[:49152], embeddings[:49152])
+    # the mean-resized `<audio_patch>` row can never be the top logit; the blank row can
+    assert int((head @ head[49152]).argmax()) == 49152
+    assert int((embeddings @ embeddings[49152]).argmax()) != 49152

@@ -209,3 +209,23 @@ def test_ctc_vocab_size_sets_the_stage1_targets(run_config, tmp_path, monkeypatc
     assert max(int(t.max()) for t in full) >= size  # the LLM's own tokens reach past the first `size` ids
     assert max(int(t.max()) for t in small) < size
     assert sum(int((t >= 0).sum()) for t in small) > sum(int((t >= 0).sum()) for t in full)  # more, smaller pieces
+
+
+def test_reset_ctc_blank_gives_a_trained_model_a_reachable_blank(run_config, tmp_path):
+    from transformers import AutoFeatureExtractor, AutoTokenizer
+
+    from soundwave.model.compact import load_compact, save_compact
+
+    first = train(load_run_config(run_config(tmp_path / "a", max_steps=1, **STAGE1)))
+    model = load_compact(first)[0]
+    blank = model.placeholder_id
+    with torch.no_grad():  # the blank row of sessions 1-4: the mean of the token rows, never the top logit
+        model.align_adapter.ctc_head.weight[blank] = model.align_adapter.ctc_head.weight[:blank].mean(0)
+    spec = load_run_config(run_config(tmp_path / "a")).model.to_spec()
+    save_compact(
+        model, AutoTokenizer.from_pretrained(first), AutoFeatureExtractor.from_pretrained(first), tmp_path / "m", spec
+    )
+    again = run_config(tmp_path / "b", max_steps=1, init_from=str(tmp_path / "m"), reset_ctc_blank=True, **STAGE1)
+    head = load_compact(train(load_run_config(again)))[0].align_adapter.ctc_head.weight
+    assert int((head @ head[blank]).argmax()) == blank
+    assert torch.equal(head[:blank], model.align_adapter.ctc_head.weight[:blank])  # the token rows are untouched
