@@ -80,6 +80,7 @@ class TrainingConfig:
     gradient_checkpointing: bool = False
     cache_encoder_outputs: bool = False  # stage 1 with a frozen encoder: encode each clip once
     ctc_negatives: int = 0  # stage 1: CTC over the batch's tokens + blank + N random ids per step (0: full vocab)
+    init_from_exclude: tuple[str, ...] = ()  # globs of parameters init_from leaves at their fresh initialization
     reset_ctc_blank: bool = False  # after init_from: give the CTC blank a row the adapter can make win
     ctc_vocab_size: int | None = None  # CTC targets in the LLM BPE's first N ids (None: its own tokens)
     dataloader_num_workers: int = 0

@@ -52,8 +52,11 @@ def make_accelerator(cfg: TrainingConfig):
     )
 
 
-def init_from_previous(model, path: str | Path) -> Path:
-    """Load the previous stage's trained tensors (its `final/` compact model) into `model`."""
+def init_from_previous(model, path: str | Path, exclude: tuple[str, ...] = ()) -> Path:
+    """Load the previous stage's trained tensors (its `final/` compact model) into `model`, except the parameters
+    matching an `exclude` glob, which keep their fresh initialization."""
+    from fnmatch import fnmatch
+
     from soundwave.model.compact import META_FILE, WEIGHTS_FILE, apply_compact_tensors, is_compact
 
     path = Path(path)
@@ -63,6 +66,10 @@ def init_from_previous(model, path: str | Path) -> Path:
         raise CheckpointError(f"training.init_from: {path} is not a trained model (no {META_FILE}); run that stage")
     meta = yaml.safe_load((path / META_FILE).read_text())
     tensors = load_file(str(path / WEIGHTS_FILE))
+    unmatched = [pattern for pattern in exclude if not any(fnmatch(k, pattern) for k in tensors)]
+    if unmatched:
+        raise ConfigError(f"training.init_from_exclude: {unmatched} match no tensor of {path / WEIGHTS_FILE}")
+    tensors = {k: v for k, v in tensors.items() if not any(fnmatch(k, pattern) for pattern in exclude)}
     base_vocab = meta["base"]["llm"]["vocab_size"]
     apply_compact_tensors(model, tensors, base_vocab, path, bool(meta.get("ctc_head_from_embeddings")))
     return path
@@ -203,7 +210,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     spec = cfg.model.to_spec()
     model, tokenizer, extractor = build_from_spec(spec)
     if tcfg.init_from:
-        source = init_from_previous(model, tcfg.init_from)
+        source = init_from_previous(model, tcfg.init_from, tcfg.init_from_exclude)
         log.info("initialised from %s", source)
     if tcfg.reset_ctc_blank:
         from soundwave.model.builder import reset_ctc_blank

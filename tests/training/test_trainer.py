@@ -229,3 +229,24 @@ def test_reset_ctc_blank_gives_a_trained_model_a_reachable_blank(run_config, tmp
     head = load_compact(train(load_run_config(again)))[0].align_adapter.ctc_head.weight
     assert int((head @ head[blank]).argmax()) == blank
     assert torch.equal(head[:blank], model.align_adapter.ctc_head.weight[:blank])  # the token rows are untouched
+
+
+def test_init_from_exclude_keeps_the_fresh_parameters(run_config, tmp_path):
+    from soundwave.model.builder import build_from_spec
+    from soundwave.model.compact import load_compact
+
+    raw = run_config(tmp_path / "a", max_steps=2, **STAGE2)
+    raw["model"]["lora"] = LORA
+    cfg = load_run_config(raw)
+    trained = load_compact(train(cfg))[0].state_dict()
+    torch.manual_seed(3)
+    fresh = build_from_spec(cfg.model.to_spec())[0]
+    fresh_align = {k: v.clone() for k, v in fresh.state_dict().items() if k.startswith("align_adapter.proj")}
+    trainer_module.init_from_previous(fresh, tmp_path / "a", exclude=("align_adapter.*",))
+    state = fresh.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in fresh_align.items())  # left as built
+    assert not torch.equal(state["align_adapter.proj.weight"], trained["align_adapter.proj.weight"])
+    key = next(k for k in trained if k.startswith("shrink_adapter."))
+    assert torch.equal(state[key], trained[key])  # everything else comes from the previous stage
+    with pytest.raises(ConfigError, match="align_adaptor"):
+        trainer_module.init_from_previous(fresh, tmp_path / "a", exclude=("align_adaptor.*",))
