@@ -52,6 +52,23 @@ def make_accelerator(cfg: TrainingConfig):
     )
 
 
+STOP_FILE = "STOP"  # `touch RUN_DIR/STOP`: end the run after the current step, saving the final model as usual
+
+
+def stop_requested(run_dir: Path, accelerator) -> bool:
+    """Whether someone asked this run to stop (the file is removed, so a later --resume goes on)."""
+    found = False
+    if accelerator.is_main_process:
+        stop = run_dir / STOP_FILE
+        found = stop.exists()
+        stop.unlink(missing_ok=True)
+    if accelerator.num_processes > 1:  # every process must stop at the same step
+        from accelerate.utils import broadcast
+
+        found = bool(broadcast(torch.tensor([int(found)], device=accelerator.device))[0])
+    return found
+
+
 def init_from_previous(model, path: str | Path, exclude: tuple[str, ...] = ()) -> Path:
     """Load the previous stage's trained tensors (its `final/` compact model) into `model`, except the parameters
     matching an `exclude` glob, which keep their fresh initialization."""
@@ -330,6 +347,9 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
                 position = {"batches": step * tcfg.gradient_accumulation_steps}
                 state = {"step": step, "data": position, "stage": tcfg.stage}
                 save_checkpoint(run_dir, step, core, optimizer, scheduler, state, cfg, tcfg.save_total_limit)
+        if stop_requested(run_dir, accelerator):
+            log.info("found %s: stopping at step %d of %d and saving the model", run_dir / STOP_FILE, step, steps)
+            break
     bar.close()
     if eval_data is not None and not (tcfg.eval_steps and step % tcfg.eval_steps == 0):  # not evaluated just now
         metrics.log("valid", step, validate(model, core, eval_data, collator, weights, tcfg, accelerator))

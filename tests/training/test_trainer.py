@@ -250,3 +250,20 @@ def test_init_from_exclude_keeps_the_fresh_parameters(run_config, tmp_path):
     assert torch.equal(state[key], trained[key])  # everything else comes from the previous stage
     with pytest.raises(ConfigError, match="align_adaptor"):
         trainer_module.init_from_previous(fresh, tmp_path / "a", exclude=("align_adaptor.*",))
+
+
+def test_a_stop_file_ends_the_run_with_a_saved_model(run_config, tmp_path, monkeypatch):
+    from soundwave.training.metrics_log import MetricsLog
+
+    log = MetricsLog.log
+
+    def log_and_ask_to_stop(self, split, step, row):
+        log(self, split, step, row)
+        if split == "train" and step == 2:
+            (tmp_path / "run" / trainer_module.STOP_FILE).touch()
+
+    monkeypatch.setattr(MetricsLog, "log", log_and_ask_to_stop)
+    final = train(load_run_config(run_config(tmp_path / "run", max_steps=6, **STAGE1)))
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 2
+    assert (final / "weights.safetensors").is_file()
+    assert not (tmp_path / "run" / trainer_module.STOP_FILE).exists()  # consumed: a later --resume goes on
