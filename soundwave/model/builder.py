@@ -49,6 +49,7 @@ SOUNDWAVE_ONLY = (
     "adapter_num_layers",
     "adapter_temporal",
     "adapter_dropout",
+    "posterior_embeds",
     "ctc_weight",
     "mask_eot_keys",
     "prompt_format",
@@ -74,6 +75,8 @@ class ModelSpec:
         adapter_temporal: soundwave: alignment layers attend across frames (None: the mode's, paper: yes; False:
             each frame alone, as the release computes, so CTC peaks stay where their sound is).
         adapter_dropout: soundwave: dropout inside the adapters.
+        posterior_embeds: soundwave, ours: a CTC peak enters the LLM as the LLM embedding CTC expects there plus
+            a gated look-back starting at zero, so the LLM reads peaks as text from the start (the paper: False).
         ctc_weight: soundwave: weight of the CTC loss in the release's training loss.
         mask_eot_keys: soundwave: mask every pad/`<|eot_id|>` key (None: True for a Llama-3-style LLM, the release).
         prompt_format: soundwave: "release" or "chat_template" (None: "release" for a Llama-3-style LLM).
@@ -94,6 +97,7 @@ class ModelSpec:
     adapter_num_layers: int = 1
     adapter_temporal: bool | None = None
     adapter_dropout: float = 0.1
+    posterior_embeds: bool = False
     ctc_weight: float = 0.3
     mask_eot_keys: bool | None = None
     prompt_format: Literal["release", "chat_template"] | None = None
@@ -211,6 +215,7 @@ def build_soundwave(spec: ModelSpec, dtype: torch.dtype = torch.float32):
         adapter_num_layers=spec.adapter_num_layers,
         adapter_temporal=spec.adapter_temporal,
         adapter_dropout=spec.adapter_dropout,
+        posterior_embeds=spec.posterior_embeds,
         prompt_format=prompt_format,
         system_prompt=spec.system_prompt,
     )

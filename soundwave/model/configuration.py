@@ -34,6 +34,7 @@ SOUNDWAVE_KEYS = (
     "adapter_num_layers",
     "adapter_temporal",
     "adapter_dropout",
+    "posterior_embeds",
     "prompt_format",
     "system_prompt",
     "window_seconds",
@@ -60,6 +61,8 @@ class SoundwaveConfig(PreTrainedConfig):
         adapter_num_layers: transformer layers of the alignment adapter (the release: 1).
         adapter_temporal: whether the alignment layers attend across frames (None: the mode's; paper: yes,
             released: no, each frame alone).
+        posterior_embeds: ours: each CTC peak enters the LLM as its expected LLM embedding (softmax of the CTC
+            logits @ the input embeddings) plus a gated look-back that starts at zero (False: the release).
         prompt_format: "release" builds the release's hand-made Llama-3 prompt; "chat_template" uses the
             tokenizer's chat template (for other LLMs).
         system_prompt: the system message (None: the release's).
@@ -88,6 +91,7 @@ class SoundwaveConfig(PreTrainedConfig):
     adapter_num_layers: int = 1
     adapter_temporal: bool | None = None
     adapter_dropout: float = 0.1
+    posterior_embeds: bool = False
     prompt_format: str = "release"
     system_prompt: str | None = None
     window_seconds: float = 30.0

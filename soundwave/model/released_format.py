@@ -17,6 +17,7 @@ RELEASED_TO_OURS = (
     ("model.audio_feature_head.", "align_adapter.ctc_head."),
     ("model.lbm.encoder_attn.", "shrink_adapter.lookback.attn."),
     ("model.lbm.atten_layer_norm.", "shrink_adapter.lookback.norm."),
+    ("model.lbm.posterior_mix.", "shrink_adapter.mix."),  # ours (posterior_embeds), not in the release
 )
 LLM_PREFIX = "llm."
 AUDIO_TOWER_PREFIX = "model.audio_tower."

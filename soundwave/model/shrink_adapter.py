@@ -5,6 +5,12 @@
 
 The release keeps the first frame of every run of equal labels, blank runs included, and its look-back attends
 only to the kept frames (spec sections 3.3 and 3.4). The paper drops blank runs and looks back at every frame.
+
+Ours, optional (`posterior_embeds`): each kept vector becomes the LLM's own embedding of what CTC heard there,
+plus a gated look-back (`PosteriorMix`), so an LLM reads the peaks as text from the first SFT step:
+
+    CTC logits (B, T, V) at the kept frames --softmax--> p (B, K, V) --@ LLM embeddings (V, D)--> text (B, K, D)
+    audio embeds = text + gate (D,) * look-back (B, K, D)                                (gate starts at 0)
 """
 
 from __future__ import annotations
@@ -69,15 +75,61 @@ class LookBack(nn.Module):
         return self.norm(queries + attended)
 
 
-class ShrinkAdapter(nn.Module):
-    """CTC-peak selection + look-back: aligned (B, T, D) -> audio embeds (B, K, D) and their lengths (B,)."""
+def expected_embeddings(ctc_logits: Tensor, keep: Tensor, rows: Tensor) -> Tensor:
+    """The LLM embedding CTC expects at each kept frame: softmax(logits) @ rows, packed like `gather_kept`.
 
-    def __init__(self, dim: int, num_heads: int, dropout: float = 0.1, paper: bool = False) -> None:
+    Args:
+        ctc_logits: (B, T, V) CTC logits.
+        keep: (B, T) bool mask of kept frames.
+        rows: (V, D) the LLM's input embeddings.
+
+    Returns:
+        (B, K, D), zero past each row's kept frames.
+    """
+    kept_logits, kept_lengths = gather_kept(ctc_logits, keep)  # (B, K, V)
+    text = kept_logits.float().softmax(dim=-1).to(rows.dtype) @ rows  # (B, K, V) @ (V, D) -> (B, K, D)
+    is_kept = torch.arange(text.shape[1], device=text.device)[None, :] < kept_lengths[:, None]  # (B, K)
+    return text * is_kept[..., None]
+
+
+class PosteriorMix(nn.Module):
+    """text + gate * look-back, the gate (D,) starting at zero: at first the LLM sees only its own embeddings."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.gate = nn.Parameter(torch.zeros(dim))
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.gate)
+
+    def forward(self, text: Tensor, looked_back: Tensor) -> Tensor:
+        """text, looked_back (B, K, D) -> (B, K, D)."""
+        return text + self.gate * looked_back
+
+
+class ShrinkAdapter(nn.Module):
+    """CTC-peak selection + look-back: aligned (B, T, D) -> audio embeds (B, K, D) and their lengths (B,).
+
+    With `posterior_embeds`, forward needs the CTC logits and the LLM's input embeddings (`PosteriorMix`).
+    """
+
+    def __init__(
+        self, dim: int, num_heads: int, dropout: float = 0.1, paper: bool = False, posterior_embeds: bool = False
+    ) -> None:
         super().__init__()
         self.paper = paper
         self.lookback = LookBack(dim, num_heads, dropout)
+        self.mix = PosteriorMix(dim) if posterior_embeds else None
 
-    def forward(self, aligned: Tensor, tokens: Tensor, lengths: Tensor, blank_id: int) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self,
+        aligned: Tensor,
+        tokens: Tensor,
+        lengths: Tensor,
+        blank_id: int,
+        ctc_logits: Tensor | None = None,
+        text_rows: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Returns audio embeds (B, K, D), their lengths (B,), and the keep mask (B, T)."""
         keep = ctc_keep_mask(tokens, lengths, blank_id, drop_blanks=self.paper)
         queries, kept_lengths = gather_kept(aligned, keep)
@@ -85,4 +137,9 @@ class ShrinkAdapter(nn.Module):
             key_is_pad = torch.arange(aligned.shape[1], device=aligned.device)[None, :] >= lengths[:, None]
         else:  # look back at the kept frames only (the release: key_padding_mask=~kept)
             key_is_pad = ~keep
-        return self.lookback(queries, aligned, key_is_pad), kept_lengths, keep
+        embeds = self.lookback(queries, aligned, key_is_pad)
+        if self.mix is not None:
+            if ctc_logits is None or text_rows is None:
+                raise ValueError("a posterior_embeds shrinking adapter needs ctc_logits and text_rows")
+            embeds = self.mix(expected_embeddings(ctc_logits, keep, text_rows), embeds)
+        return embeds, kept_lengths, keep

@@ -97,7 +97,13 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
             temporal=paper if config.adapter_temporal is None else config.adapter_temporal,
             num_layers=config.adapter_num_layers,
         )
-        self.shrink_adapter = ShrinkAdapter(config.hidden_size, config.num_heads, config.adapter_dropout, paper=paper)
+        self.shrink_adapter = ShrinkAdapter(
+            config.hidden_size,
+            config.num_heads,
+            config.adapter_dropout,
+            paper=paper,
+            posterior_embeds=config.posterior_embeds,
+        )
         self.llm = AutoModelForCausalLM.from_config(config.text_config)
         self.post_init()
 
@@ -170,7 +176,14 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         """Alignment adapter -> CTC peaks -> shrinking adapter; windows of one item joined."""
         aligned, ctc_logits, ctc_lengths = self.align(frames, frame_lengths)  # (W, T', D), (W, T', V)
         tokens = ctc_logits.argmax(dim=-1)  # (W, T')
-        embeds, lengths, keep = self.shrink_adapter(aligned, tokens, ctc_lengths, blank_id=self.placeholder_id)
+        embeds, lengths, keep = self.shrink_adapter(
+            aligned,
+            tokens,
+            ctc_lengths,
+            blank_id=self.placeholder_id,
+            ctc_logits=ctc_logits,
+            text_rows=self.get_input_embeddings().weight,
+        )
         if windows_per_item is not None:
             embeds, lengths = join_windows(embeds, lengths, windows_per_item)
         return AudioEncoding(embeds, lengths, ctc_logits, ctc_lengths, tokens, keep, aligned)

@@ -125,6 +125,7 @@ class ModelSection:
     adapter_num_layers: int | None = None
     adapter_temporal: bool | None = None
     adapter_dropout: float | None = None
+    posterior_embeds: bool | None = None
     ctc_weight: float | None = None
     mask_eot_keys: bool | None = None
     prompt_format: Literal["release", "chat_template"] | None = None

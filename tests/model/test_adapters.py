@@ -4,7 +4,14 @@ import pytest
 import torch
 
 from soundwave.model.align_adapter import AlignAdapter, reachable_blank_row, stack_frames
-from soundwave.model.shrink_adapter import LookBack, ctc_keep_mask, gather_kept
+from soundwave.model.shrink_adapter import (
+    LookBack,
+    PosteriorMix,
+    ShrinkAdapter,
+    ctc_keep_mask,
+    expected_embeddings,
+    gather_kept,
+)
 from soundwave.model.splice import IGNORE_INDEX, splice_audio
 
 BLANK = 0
@@ -145,3 +152,40 @@ def test_the_mean_row_can_never_win_and_the_reachable_blank_can():
     head = torch.cat([tokens, blank[None]])
     assert int((head @ blank).argmax()) == 500  # pointing the output at it makes the blank win
     assert torch.equal(reachable_blank_row(tokens), blank)  # seeded: the same row every time
+
+
+def test_expected_embeddings_are_the_rows_ctc_is_sure_of_packed_like_the_kept_frames():
+    rows = torch.randn(6, 4)  # (V, D)
+    tokens = torch.tensor([[5, 2, 2, 5, 3], [1, 5, 5, 5, 5]])  # blank = 5
+    logits = torch.nn.functional.one_hot(tokens, 6).float() * 50  # sure of every frame
+    keep = ctc_keep_mask(tokens, torch.tensor([5, 2]), blank_id=5, drop_blanks=True)
+    text = expected_embeddings(logits, keep, rows)  # (B, K, D)
+    assert text.shape == (2, 2, 4)
+    torch.testing.assert_close(text[0], rows[[2, 3]])
+    torch.testing.assert_close(text[1, 0], rows[1])
+    assert torch.equal(text[1, 1], torch.zeros(4))  # past the row's one kept frame
+    unsure = expected_embeddings(torch.zeros(1, 1, 6), torch.ones(1, 1, dtype=torch.bool), rows)
+    torch.testing.assert_close(unsure[0, 0], rows.mean(0))  # a flat posterior: the mean row
+
+
+def test_posterior_mix_starts_as_the_text_and_learns_the_gate():
+    mix = PosteriorMix(4)
+    text, looked_back = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
+    assert torch.equal(mix(text, looked_back), text)
+    mix(text, looked_back).pow(2).sum().backward()
+    assert mix.gate.grad.abs().sum() > 0  # the look-back can come in through training
+    with torch.no_grad():
+        mix.gate.fill_(0.5)
+    torch.testing.assert_close(mix(text, looked_back), text + 0.5 * looked_back)
+
+
+def test_posterior_shrink_adapter_needs_the_logits_and_the_rows():
+    adapter = ShrinkAdapter(8, 2, dropout=0.0, paper=True, posterior_embeds=True)
+    tokens, lengths = torch.tensor([[1, 1, 0, 2]]), torch.tensor([4])
+    with pytest.raises(ValueError, match="ctc_logits and text_rows"):
+        adapter(torch.randn(1, 4, 8), tokens, lengths, blank_id=0)
+    rows = torch.randn(3, 8)
+    logits = torch.nn.functional.one_hot(tokens, 3).float() * 50
+    embeds, kept_lengths, _ = adapter(torch.randn(1, 4, 8), tokens, lengths, 0, ctc_logits=logits, text_rows=rows)
+    assert kept_lengths.tolist() == [2]
+    torch.testing.assert_close(embeds[0], rows[[1, 2]])  # the gate starts shut: the LLM's own embeddings

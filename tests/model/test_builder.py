@@ -33,6 +33,7 @@ from transformers import (
 from soundwave.errors import ConfigError
 from soundwave.model.builder import ModelSpec, build_from_spec, build_model, load_model_spec
 from soundwave.model.lora import LoraSpec
+from soundwave.model.shrink_adapter import expected_embeddings
 from soundwave.model.soundwave import SoundwaveForCausalLM
 from soundwave.model.speechllm import SpeechLLM
 
@@ -205,6 +206,34 @@ def test_adapter_temporal_follows_the_mode_unless_set(bases, mode, option, tempo
     model, _, _ = build_model(encoder=str(bases("whisper")), llm=str(bases("llm")), mode=mode, adapter_temporal=option)
     assert model.align_adapter.temporal is temporal
     assert model.config.adapter_temporal is option
+
+
+def test_posterior_embeds_build_feeds_the_llm_its_own_embeddings_at_first(bases):
+    model, _, _ = build_model(encoder=str(bases("whisper")), llm=str(bases("llm")), mode="paper", posterior_embeds=True)
+    assert model.config.posterior_embeds and torch.equal(model.shrink_adapter.mix.gate, torch.zeros(32))
+    model.eval()
+    with torch.no_grad():
+        audio = model.encode_audio(torch.randn(2, 80, MEL_WINDOW) * 0.5)
+        rows = model.get_input_embeddings().weight
+        expected = expected_embeddings(audio.ctc_logits, audio.keep, rows)  # (B, K, D)
+    torch.testing.assert_close(audio.embeds, expected)
+    plain, _, _ = build_model(encoder=str(bases("whisper")), llm=str(bases("llm")), mode="paper")
+    assert plain.shrink_adapter.mix is None and not plain.config.posterior_embeds
+
+
+def test_posterior_embeds_of_a_padded_batch_equal_each_clip_alone(bases):
+    model, _, _ = build_model(encoder=str(bases("whisper")), llm=str(bases("llm")), mode="paper", posterior_embeds=True)
+    with torch.no_grad():
+        model.shrink_adapter.mix.gate.fill_(0.3)  # the look-back in play too
+    model.eval()
+    mel, lengths = torch.randn(3, 80, MEL_WINDOW) * 0.5, torch.tensor([MEL_WINDOW, 1200, 600])
+    with torch.no_grad():
+        together = model.encode_audio(mel, lengths)
+        for i in range(3):
+            alone = model.encode_audio(mel[i : i + 1, :, : int(lengths[i])], lengths[i : i + 1])
+            n = int(alone.lengths[0])
+            assert n > 0 and int(together.lengths[i]) == n
+            torch.testing.assert_close(together.embeds[i, :n], alone.embeds[0, :n], atol=1e-5, rtol=1e-4)
 
 
 def test_soundwave_build_loads_pretrained_weights_and_freezes_the_base(bases):

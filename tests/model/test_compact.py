@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -69,6 +71,18 @@ def test_compact_round_trip_gives_identical_logits(bases, tmp_path, adapter):  #
     assert torch.equal(logits(loaded, batch), expected)
     assert loaded_tokenizer.get_vocab() == tokenizer.get_vocab()
     assert type(loaded_extractor) is type(extractor)
+
+
+def test_compact_round_trip_keeps_the_posterior_gate(bases, tmp_path):  # noqa: F811
+    spec = dataclasses.replace(spec_for(bases, "soundwave"), mode="paper", posterior_embeds=True)
+    model, tokenizer, extractor = trained(spec)
+    assert model.shrink_adapter.mix.gate.abs().sum() > 0  # trainable, so `trained` moved it
+    batch = inputs(model, tokenizer)
+    save_compact(model, tokenizer, extractor, tmp_path / "ckpt", spec)
+    loaded, _, _ = load_compact(tmp_path / "ckpt")
+    assert loaded.config.posterior_embeds
+    assert torch.equal(loaded.shrink_adapter.mix.gate, model.shrink_adapter.mix.gate)
+    assert torch.equal(logits(loaded, batch), logits(model, batch))
 
 
 def test_compact_holds_only_what_training_changed(bases, tmp_path):  # noqa: F811
