@@ -79,6 +79,7 @@ class TrainingConfig:
     save_total_limit: int = 2  # step checkpoints kept (oldest removed)
     gradient_checkpointing: bool = False
     cache_encoder_outputs: bool = False  # stage 1 with a frozen encoder: encode each clip once
+    encoder_cache_gb: float = 4.0  # RAM the encoder cache may fill (float16 frames); later clips are re-encoded
     ctc_negatives: int = 0  # stage 1: CTC over the batch's tokens + blank + N random ids per step (0: full vocab)
     init_from_exclude: tuple[str, ...] = ()  # globs of parameters init_from leaves at their fresh initialization
     reset_ctc_blank: bool = False  # after init_from: give the CTC blank a row the adapter can make win
@@ -94,6 +95,8 @@ class TrainingConfig:
         for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "logging_steps"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"training.{key} must be >= 1, got {getattr(self, key)}")
+        if self.encoder_cache_gb <= 0:
+            raise ConfigError(f"training.encoder_cache_gb must be positive, got {self.encoder_cache_gb}")
         if self.learning_rate <= 0:
             raise ConfigError(f"training.learning_rate must be positive, got {self.learning_rate}")
         if self.max_steps is not None and self.max_steps < 1:

@@ -180,30 +180,26 @@ class EncoderCache:
         audio_ids = [i for i, n in zip(batch.ids, batch.audios_per_row.tolist(), strict=True) if n]
         if len(audio_ids) != batch.audios.shape[0]:
             return None
+        fresh: dict[str, tuple[torch.Tensor, int]] = {}
         missing = [j for j, key in enumerate(audio_ids) if key not in self.frames]
         if missing:
             with torch.no_grad():
                 index = torch.tensor(missing, device=batch.audios.device)
                 frames, lengths = model.encode_frames(batch.audios[index], batch.audio_lengths[index])
             for j, frame, length in zip(missing, frames, lengths.tolist(), strict=True):
-                if self.bytes < self.max_bytes:
-                    stored = frame[:length].to("cpu", torch.float16)
+                stored = frame[:length].to("cpu", torch.float16)
+                if self.bytes + stored.numel() * 2 <= self.max_bytes:  # kept for later epochs
                     self.frames[audio_ids[j]] = (stored, length)
                     self.bytes += stored.numel() * 2
-                else:
-                    return frames_for(model, batch)
-        rows = [self.frames[key] for key in audio_ids]
+                else:  # over budget: used for this step only
+                    fresh[audio_ids[j]] = (stored, length)
+        rows = [self.frames.get(key) or fresh[key] for key in audio_ids]
         width = max(r[0].shape[0] for r in rows)
         frames = torch.zeros(len(rows), width, rows[0][0].shape[-1], dtype=model.dtype)
         for j, (stored, length) in enumerate(rows):
             frames[j, :length] = stored.to(model.dtype)
         lengths = torch.tensor([r[1] for r in rows])
         return frames.to(batch.audios.device), lengths.to(batch.audios.device)
-
-
-def frames_for(model, batch: TrainBatch):
-    with torch.no_grad():
-        return model.encode_frames(batch.audios, batch.audio_lengths)
 
 
 # ---- the loop -------------------------------------------------------------------------------------------------
@@ -291,7 +287,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
     metrics = MetricsLog(run_dir, enabled=accelerator.is_main_process, truncate_after=step)
-    cache = EncoderCache() if tcfg.cache_encoder_outputs else None
+    cache = EncoderCache(int(tcfg.encoder_cache_gb * 1024**3)) if tcfg.cache_encoder_outputs else None
     weights = tcfg.loss_weights
 
     model.train()

@@ -267,3 +267,56 @@ def test_a_stop_file_ends_the_run_with_a_saved_model(run_config, tmp_path, monke
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 2
     assert (final / "weights.safetensors").is_file()
     assert not (tmp_path / "run" / trainer_module.STOP_FILE).exists()  # consumed: a later --resume goes on
+
+
+class CountingEncoder:
+    """Stands in for a model's frozen encoder: frames = the mel transposed; counts the windows it encodes."""
+
+    dtype = torch.float32
+
+    def __init__(self) -> None:
+        self.encoded = 0
+
+    def encode_frames(self, mel, mel_lengths):
+        self.encoded += mel.shape[0]
+        return mel.transpose(1, 2), mel_lengths  # (W, n_mels, F) -> (W, F, n_mels)
+
+
+def audio_batch(ids, frames=6):
+    from types import SimpleNamespace
+
+    lengths = torch.arange(len(ids)) + frames - len(ids) + 1
+    mel = torch.randn(len(ids), 2, frames)
+    ones = torch.ones(len(ids), dtype=torch.long)
+    return SimpleNamespace(ids=ids, audios=mel, audio_lengths=lengths, windows_per_item=ones, audios_per_row=ones)
+
+
+def assert_encoded(frames, lengths, batch):
+    """frames = what the encoder gives (in float16) up to each row's length, zeros past it."""
+    expected = batch.audios.transpose(1, 2)  # (W, F, n_mels)
+    torch.testing.assert_close(lengths, batch.audio_lengths)
+    for row, length in enumerate(lengths.tolist()):
+        torch.testing.assert_close(frames[row, :length], expected[row, :length], atol=1e-2, rtol=1e-2)
+        assert not frames[row, length:].any()
+
+
+def test_encoder_cache_encodes_each_clip_once_within_its_budget():
+    encoder = CountingEncoder()
+    cache = trainer_module.EncoderCache(max_bytes=2 * 6 * 2 * 2)  # room for two clips of <= 6 frames x 2 dims, fp16
+    first = audio_batch(["a", "b"])
+    frames, lengths = cache.lookup(encoder, first)
+    again, _ = cache.lookup(encoder, first)
+    assert encoder.encoded == 2  # the second lookup came from the cache
+    torch.testing.assert_close(again, frames)
+    assert_encoded(frames, lengths, first)
+    over = audio_batch(["c", "d"])
+    frames, lengths = cache.lookup(encoder, over)  # the budget is spent: encoded (once) at every lookup, not stored
+    cache.lookup(encoder, over)
+    assert encoder.encoded == 2 + 2 + 2 and set(cache.frames) == {"a", "b"}
+    assert_encoded(frames, lengths, over)
+
+
+def test_encoder_cache_budget_must_be_positive(run_config, tmp_path):
+    config = run_config(tmp_path / "run", encoder_cache_gb=0, **STAGE1)
+    with pytest.raises(ConfigError, match="encoder_cache_gb must be positive"):
+        load_run_config(config)
