@@ -169,7 +169,7 @@ def combine_losses(out, weights: LossWeights, params) -> tuple[torch.Tensor, dic
 class EncoderCache:
     """Frozen encoder outputs kept per sample id (stage 1 encodes each clip once). CPU, float16, bounded."""
 
-    def __init__(self, max_bytes: int = 4 * 1024**3) -> None:
+    def __init__(self, max_bytes: int) -> None:  # training.encoder_cache_gb
         self.frames: dict[str, tuple[torch.Tensor, int]] = {}
         self.max_bytes, self.bytes = max_bytes, 0
 
@@ -188,9 +188,10 @@ class EncoderCache:
                 frames, lengths = model.encode_frames(batch.audios[index], batch.audio_lengths[index])
             for j, frame, length in zip(missing, frames, lengths.tolist(), strict=True):
                 stored = frame[:length].to("cpu", torch.float16)
-                if self.bytes + stored.numel() * 2 <= self.max_bytes:  # kept for later epochs
+                size = stored.numel() * stored.element_size()
+                if self.bytes + size <= self.max_bytes:  # kept for later epochs
                     self.frames[audio_ids[j]] = (stored, length)
-                    self.bytes += stored.numel() * 2
+                    self.bytes += size
                 else:  # over budget: used for this step only
                     fresh[audio_ids[j]] = (stored, length)
         rows = [self.frames.get(key) or fresh[key] for key in audio_ids]
