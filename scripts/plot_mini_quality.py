@@ -13,7 +13,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 SETS = ["synth_heldout_asr", "librivox", "cards", "synth_heldout_qa", "synth_heldout_gender"]
-SYSTEMS = {"mini": "soundwave-mini", "whisper": "Whisper tiny.en decoder"}
+SYSTEMS = {
+    "mini": "soundwave-mini (LLM answer)",
+    "mini-ctc": "soundwave-mini, joint CTC / LLM decoding",
+    "whisper": "Whisper tiny.en decoder",
+}
 
 
 def primary(summary: dict) -> tuple[str, float]:
@@ -28,8 +32,8 @@ def main() -> None:
     parser.add_argument("eval_dir", type=Path, help="the OUT folder of scripts/eval_mini.sh")
     parser.add_argument("output", type=Path)
     args = parser.parse_args()
-    fig, ax = plt.subplots(figsize=(9, 4))
-    width = 0.38
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / len(SYSTEMS)
     labels = []
     for index, name in enumerate(SETS):
         metric = None
@@ -38,7 +42,7 @@ def main() -> None:
             if not path.is_file():
                 continue
             metric, value = primary(json.loads(path.read_text()))
-            x = index + (offset - 0.5) * width
+            x = index + (offset - (len(SYSTEMS) - 1) / 2) * width
             ax.bar(x, value, width, color=f"C{offset}", label=system if index == 0 else None)
             ax.text(x, value + 2, f"{value:.0f}", ha="center", fontsize=8)
         labels.append(f"{name}\n({metric or '-'})")

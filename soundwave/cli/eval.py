@@ -46,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--repetition-penalty", type=float, dest="repetition_penalty", help="> 1 discourages loops (Pipeline only)"
     )
     parser.add_argument(
+        "--ctc-weight",
+        type=float,
+        dest="ctc_weight",
+        help="joint CTC / LLM decoding weight in [0, 1] for transcripts (Soundwave models; default 0: off)",
+    )
+    parser.add_argument("--num-beams", type=int, dest="num_beams", help="beam search width (default 1)")
+    parser.add_argument(
         "--group-by", dest="group_by", help="also score each value of this manifest field apart (voice, speaker)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

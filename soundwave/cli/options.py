@@ -24,6 +24,13 @@ def add_generation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-p", type=float, default=None)
     parser.add_argument("--repetition-penalty", type=float, default=None)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--num-beams", type=int, default=None, help="beam search width (default 1)")
+    parser.add_argument(
+        "--ctc-weight",
+        type=float,
+        default=None,
+        help="joint CTC / LLM decoding for transcripts, weight in [0, 1] (Soundwave models; default 0: off)",
+    )
 
 
 def generation_overrides(args: argparse.Namespace) -> dict:
@@ -34,6 +41,8 @@ def generation_overrides(args: argparse.Namespace) -> dict:
         "top_p": args.top_p,
         "repetition_penalty": args.repetition_penalty,
         "seed": args.seed,
+        "num_beams": args.num_beams,
+        "ctc_weight": args.ctc_weight,
     }
 
 

@@ -39,6 +39,8 @@ class EvalConfig:
     greedy: bool = True  # pass do_sample=False: scores must not depend on sampling (the release samples)
     max_new_tokens: int | None = None  # None: the model's default
     repetition_penalty: float | None = None  # Pipeline only; None: the model's default (1.0, no penalty)
+    ctc_weight: float | None = None  # Pipeline only: joint CTC / LLM decoding (Soundwave models, transcripts)
+    num_beams: int | None = None  # Pipeline only; None: the model's default (1)
     group_by: str | None = None  # also score each value of this manifest field apart ("voice", "speaker", ...)
 
     def __post_init__(self) -> None:  # validate, never rewrite
@@ -54,6 +56,10 @@ class EvalConfig:
             raise ConfigError(f"max_new_tokens: expected a positive integer, got {self.max_new_tokens}")
         if self.repetition_penalty is not None and self.repetition_penalty <= 0:
             raise ConfigError(f"repetition_penalty: expected a positive number, got {self.repetition_penalty}")
+        if self.ctc_weight is not None and not 0 <= self.ctc_weight <= 1:
+            raise ConfigError(f"ctc_weight: expected a number in [0, 1], got {self.ctc_weight}")
+        if self.num_beams is not None and self.num_beams < 1:
+            raise ConfigError(f"num_beams: expected a positive integer, got {self.num_beams}")
 
     def require_inputs(self) -> None:
         """Raise ConfigError unless `model` and `data` are set (they have no sensible default)."""

@@ -71,6 +71,10 @@ def generation_options(config: EvalConfig) -> dict[str, Any]:
         options["max_new_tokens"] = config.max_new_tokens
     if config.repetition_penalty is not None:
         options["repetition_penalty"] = config.repetition_penalty
+    if config.ctc_weight is not None:
+        options["ctc_weight"] = config.ctc_weight
+    if config.num_beams is not None:
+        options["num_beams"] = config.num_beams
     if config.greedy:
         options["do_sample"] = False
     return options

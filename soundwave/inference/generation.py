@@ -25,6 +25,9 @@ class GenerationConfig:
     repetition_penalty: float = 1.0
     stop: tuple[str, ...] = ()  # stop strings, on top of the end-of-turn token
     seed: int | None = None  # seeds sampling, for reproducible answers
+    num_beams: int = 1
+    ctc_weight: float = 0.0  # joint CTC / LLM decoding for transcripts (Soundwave models; 0: off, ctc_prefix.py)
+    ctc_candidates: int = 8  # LLM top-k tokens CTC scores per step (the greedy CTC tokens are always scored)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -35,6 +38,12 @@ class GenerationConfig:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.repetition_penalty <= 0:
             raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
+        if self.num_beams < 1:
+            raise ValueError(f"num_beams must be >= 1, got {self.num_beams}")
+        if not 0 <= self.ctc_weight <= 1:
+            raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
+        if self.ctc_candidates < 1:
+            raise ValueError(f"ctc_candidates must be >= 1, got {self.ctc_candidates}")
 
     def with_overrides(self, **overrides) -> GenerationConfig:
         """A copy with `overrides`; `greedy=True` is shorthand for `do_sample=False`."""
@@ -55,6 +64,8 @@ class GenerationConfig:
             "repetition_penalty": self.repetition_penalty,
             "eos_token_id": eos_token_id,
         }
+        if self.num_beams > 1:
+            kwargs["num_beams"] = self.num_beams
         if self.do_sample:
             kwargs.update(temperature=self.temperature, top_p=self.top_p)
             if self.top_k is not None:

@@ -154,6 +154,7 @@ class Pipeline:
                 audio = self._check_context(batch, config, chunk)
                 audio_tokens = [int(n) for n in audio.lengths.tolist()]
                 kwargs = config.to_generate_kwargs(self.eos_token_id, self.tokenizer)
+                kwargs.update(self._ctc_kwargs(batch, audio, config))
                 new_ids = self.model.generate(**batch, audio_encoding=audio, **kwargs)
         except ContextTooLong as err:
             if len(chunk) == 1:
@@ -182,6 +183,35 @@ class Pipeline:
                 )
             )
         return results
+
+    def _ctc_kwargs(self, batch: dict, audio, config: GenerationConfig) -> dict:
+        """`logits_processor` for joint CTC / LLM decoding when `ctc_weight` > 0 (rows with one recording)."""
+        if config.ctc_weight <= 0:
+            return {}
+        if getattr(audio, "ctc_logits", None) is None or not hasattr(self.model, "placeholder_id"):
+            raise SoundwaveError("ctc_weight needs a Soundwave model (one with a CTC alignment adapter)")
+        from transformers import LogitsProcessorList
+
+        from soundwave.inference.ctc_prefix import CTCPrefixScorer, per_row_log_probs
+
+        log_probs, lengths, active = per_row_log_probs(
+            audio.ctc_logits,
+            audio.ctc_lengths,
+            batch.get("windows_per_item"),
+            batch.get("audios_per_row"),
+            rows=batch["input_ids"].shape[0],
+        )
+        scorer = CTCPrefixScorer(
+            log_probs,
+            lengths,
+            self.model.placeholder_id,
+            eos_token_ids=[self.eos_token_id],
+            weight=config.ctc_weight,
+            candidates=config.ctc_candidates,
+            num_beams=config.num_beams,
+            active=active,
+        )
+        return {"logits_processor": LogitsProcessorList([scorer])}
 
     @staticmethod
     def _per_row(batch: dict, audio_tokens: list[int]) -> tuple[list[int], list[int]]:
@@ -259,6 +289,7 @@ class Pipeline:
                     batch = self._inputs(chunk, config)
                     audio = self._check_context(batch, config, chunk)
                     kwargs = config.to_generate_kwargs(self.eos_token_id, self.tokenizer)
+                    kwargs.update(self._ctc_kwargs(batch, audio, config))
                     self.model.generate(**batch, audio_encoding=audio, **kwargs, streamer=streamer)
             except BaseException as err:  # surfaced to the caller below
                 errors.append(err)

@@ -127,6 +127,7 @@ def test_chat_keeps_history_and_audio_turns(pipe, clips):
 
 def test_cli_ask_and_transcribe(clips, tmp_path, capsys):
     from soundwave.cli import main
+    from soundwave.inference.pipeline import Pipeline
 
     model = str(__import__("pathlib").Path(clips[0]).parents[1] / "checkpoint")
     assert main(["ask", clips[0], "What is said?", "--model", model, "--greedy", "--max-new-tokens", "4"]) == 0
@@ -139,6 +140,14 @@ def test_cli_ask_and_transcribe(clips, tmp_path, capsys):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["file"] for line in lines] == [*clips, str(tmp_path / "missing.wav")]
     assert lines[0]["error"] is None and "no such audio file" in lines[2]["error"]
+    # transcribe decodes with CTC by default: the same text as the Pipeline at ctc_weight 0.5, not as without it
+    joint, plain = (
+        Pipeline.from_pretrained(model)
+        .generate(clips[0], "What does the person say?", greedy=True, max_new_tokens=4, ctc_weight=w)
+        .text
+        for w in (0.5, 0.0)
+    )
+    assert lines[0]["text"] == joint != plain
 
 
 def test_int8_quantized_pipeline_answers(clips):

@@ -1,0 +1,206 @@
+"""Joint CTC / LLM decoding: the alignment adapter's CTC, over the LLM's own vocabulary, scores every answer prefix.
+
+The hybrid CTC/attention decoding of Watanabe et al. (2017), with the LLM as the attention decoder. At each step
+a few candidate tokens (the LLM's top `candidates` plus the tokens greedy CTC heard) get
+
+    (1 - ctc_weight) * log p_LLM(c | prefix) + ctc_weight * (log p_CTC(prefix + c ...) - log p_CTC(prefix ...))
+
+and every other token -inf; the end-of-turn token gets CTC's probability of the whole prefix as the transcript.
+An answer can then only say what the audio holds: the LLM cannot drift into a sentence it memorized.
+Only meaningful when the answer is the transcript (ASR); `ctc_weight: 0` (the default) turns it off.
+
+    CTC log-probs (N, T, V) --prefix_extend per step--> prefix scores (R, K) --mix with LLM log-probs (R, V)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from transformers import LogitsProcessor
+
+NEG_INF = float("-inf")
+
+
+def prefix_extend(
+    logp: Tensor, lengths: Tensor, r_prefix: Tensor, last: Tensor, empty: Tensor, candidates: Tensor, blank_id: int
+) -> tuple[Tensor, Tensor]:
+    """CTC forward variables and prefix scores of `prefix + c` for K candidates c of R prefixes at once.
+
+    Args:
+        logp: (R, T, V) CTC log-probs of the audio each prefix answers.
+        lengths: (R,) valid frames per row.
+        r_prefix: (R, T, 2) log forward variables of the prefix: [..., 0] ends in a label, [..., 1] in blank.
+        last: (R,) the prefix's last token (any value where `empty`).
+        empty: (R,) the prefix has no tokens yet.
+        candidates: (R, K) token ids to extend by.
+        blank_id: the CTC blank.
+
+    Returns:
+        r (R, K, T, 2) forward variables of each extension, psi (R, K) log p(extension is a prefix of the transcript).
+    """
+    rows, frames, vocab = logp.shape
+    index = candidates.clamp(max=vocab - 1)[:, None, :].expand(-1, frames, -1)  # (R, T, K)
+    x_c = torch.gather(logp, 2, index).transpose(1, 2)  # (R, K, T)
+    never = (candidates >= vocab) | (candidates == blank_id)  # LLM-only ids (past CTC's vocabulary), the blank
+    x_c = x_c.masked_fill(never[..., None], NEG_INF)
+    x_blank = logp[:, :, blank_id][:, None, :]  # (R, 1, T)
+    prefix_any = torch.logaddexp(r_prefix[..., 0], r_prefix[..., 1])  # (R, T)
+    # phi: paths that may emit c next; a repeated label needs a blank in between
+    repeats = (candidates == last[:, None]) & ~empty[:, None]  # (R, K)
+    phi = torch.where(repeats[..., None], r_prefix[:, None, :, 1], prefix_any[:, None, :])  # (R, K, T)
+    r = torch.full((rows, candidates.shape[1], frames, 2), NEG_INF, dtype=logp.dtype, device=logp.device)
+    r[:, :, 0, 0] = torch.where(empty[:, None], x_c[:, :, 0], torch.full_like(x_c[:, :, 0], NEG_INF))
+    psi = r[:, :, 0, 0].clone()  # (R, K)
+    valid = torch.arange(frames, device=logp.device)[None, :] < lengths[:, None]  # (R, T)
+    for t in range(1, frames):
+        r[:, :, t, 0] = torch.logaddexp(r[:, :, t - 1, 0], phi[:, :, t - 1]) + x_c[:, :, t]
+        r[:, :, t, 1] = torch.logaddexp(r[:, :, t - 1, 0], r[:, :, t - 1, 1]) + x_blank[:, :, t]
+        step = phi[:, :, t - 1] + x_c[:, :, t]
+        psi = torch.where(valid[:, t, None], torch.logaddexp(psi, step), psi)
+    return r, psi
+
+
+def empty_prefix(logp: Tensor, blank_id: int) -> Tensor:
+    """(R, T, 2) forward variables of the empty prefix: all blanks so far."""
+    r = torch.full((*logp.shape[:2], 2), NEG_INF, dtype=logp.dtype, device=logp.device)
+    r[..., 1] = torch.cumsum(logp[:, :, blank_id], dim=1)
+    return r
+
+
+def per_row_log_probs(
+    ctc_logits: Tensor,
+    ctc_lengths: Tensor,
+    windows_per_item: Tensor | None,
+    audios_per_row: Tensor | None,
+    rows: int,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Each prompt row's CTC log-probs: the valid frames of its recording's windows, joined in time.
+
+    Args:
+        ctc_logits: (W, T, V) per window; ctc_lengths: (W,) valid frames.
+        windows_per_item: (N,) windows per recording (None: one each).
+        audios_per_row: (B,) recordings per row (None: one each).
+        rows: B.
+
+    Returns:
+        log-probs (B, T', V), lengths (B,), active (B,): rows with exactly one recording (others get no CTC).
+    """
+    windows = windows_per_item.tolist() if windows_per_item is not None else [1] * ctc_logits.shape[0]
+    per_row = audios_per_row.tolist() if audios_per_row is not None else [1] * rows
+    starts = [sum(windows[:i]) for i in range(len(windows))]
+    pieces, active, audio = [], [], 0
+    for count in per_row:
+        if count == 1:
+            first, n = starts[audio], windows[audio]
+            pieces.append(torch.cat([ctc_logits[w, : int(ctc_lengths[w])] for w in range(first, first + n)]))
+        else:
+            pieces.append(ctc_logits[:1, :1][0])  # (1, V) placeholder; the row is inactive
+        active.append(count == 1)
+        audio += count
+    lengths = torch.tensor([len(p) for p in pieces])
+    log_probs = torch.nn.utils.rnn.pad_sequence(pieces, batch_first=True).float().log_softmax(dim=-1)  # (B, T', V)
+    return log_probs, lengths, torch.tensor(active)
+
+
+def full_score(r: Tensor, lengths: Tensor) -> Tensor:
+    """(R,) log p(the prefix is the whole transcript), from its forward variables (R, T, 2) at the last frame."""
+    last = (lengths - 1).clamp(min=0)
+    at_end = r[torch.arange(r.shape[0], device=r.device), last]  # (R, 2)
+    return torch.logaddexp(at_end[:, 0], at_end[:, 1])
+
+
+class CTCPrefixScorer(LogitsProcessor):
+    """A transformers logits processor for joint CTC / LLM decoding (greedy or beam search).
+
+    Args:
+        ctc_log_probs: (N, T, V) log-softmax of the CTC logits, one row per generated answer (item).
+        ctc_lengths: (N,) valid frames per item.
+        blank_id: the CTC blank.
+        eos_token_ids: tokens that end the answer.
+        weight: ctc_weight in (0, 1].
+        candidates: LLM top-k tokens scored by CTC per step (the greedy CTC tokens are always added).
+        num_beams: hypotheses per item (rows of `input_ids` are item-major).
+        active: (N,) bool, items CTC applies to (others decode as if the processor were absent).
+    """
+
+    def __init__(
+        self,
+        ctc_log_probs: Tensor,
+        ctc_lengths: Tensor,
+        blank_id: int,
+        eos_token_ids: list[int],
+        weight: float,
+        candidates: int = 8,
+        num_beams: int = 1,
+        active: Tensor | None = None,
+    ) -> None:
+        if not 0 < weight <= 1:
+            raise ValueError(f"ctc_weight must be in (0, 1], got {weight}")
+        self.logp = ctc_log_probs.float()
+        self.lengths = ctc_lengths.to(self.logp.device)
+        self.blank_id, self.eos = blank_id, list(eos_token_ids)
+        self.weight, self.candidates, self.num_beams = weight, candidates, num_beams
+        self.active = active if active is not None else torch.ones(self.logp.shape[0], dtype=torch.bool)
+        self.heard = self._heard_tokens()  # (N, H) greedy CTC tokens per item, blank-padded
+        self.states: dict[tuple, tuple[Tensor, Tensor]] = {}  # (item, prefix) -> (r (T, 2), psi)
+
+    def _heard_tokens(self) -> Tensor:
+        best = self.logp.argmax(dim=-1)  # (N, T)
+        rows = []
+        for item in range(best.shape[0]):
+            ids = best[item, : int(self.lengths[item])].unique()
+            rows.append(ids[ids != self.blank_id])
+        width = max([1, *(len(r) for r in rows)])
+        heard = torch.full((len(rows), width), self.blank_id, dtype=torch.long)
+        for item, ids in enumerate(rows):
+            heard[item, : len(ids)] = ids
+        return heard
+
+    def _state(self, item: int, prefix: tuple) -> tuple[Tensor, Tensor]:
+        if not prefix:
+            r = empty_prefix(self.logp[item : item + 1], self.blank_id)[0]
+            return r, torch.tensor(0.0)
+        return self.states[(item, prefix)]
+
+    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
+        """input_ids (R, L) the answers so far; scores (R, V) the LLM's -> (R, V) joint scores."""
+        llm = scores.float().log_softmax(dim=-1)  # beam search already passes log-probs: idempotent
+        rows = [r for r in range(input_ids.shape[0]) if self._scores_row(r, input_ids[r])]
+        if not rows:
+            return scores
+        items = torch.tensor([r // self.num_beams for r in rows])
+        prefixes = [tuple(input_ids[r].tolist()) for r in rows]
+        states = [self._state(int(i), p) for i, p in zip(items, prefixes, strict=True)]
+        r_prefix = torch.stack([s[0] for s in states])  # (R', T, 2)
+        psi_prefix = torch.stack([s[1] for s in states])  # (R',)
+        top = llm[rows].topk(min(self.candidates, llm.shape[1]), dim=-1).indices  # (R', k)
+        heard = self.heard[items]
+        heard = torch.where(heard == self.blank_id, top[:, :1], heard)  # padding: a duplicate, never the blank
+        cands = torch.cat([top, heard], dim=1)  # (R', K): duplicates score the same
+        empty = torch.tensor([not p for p in prefixes])
+        last = torch.tensor([p[-1] if p else -1 for p in prefixes])
+        r_new, psi = prefix_extend(
+            self.logp[items], self.lengths[items], r_prefix, last, empty, cands, self.blank_id
+        )  # (R', K, T, 2), (R', K)
+        joint = (1 - self.weight) * llm[rows].gather(1, cands) + self.weight * (psi - psi_prefix[:, None])
+        ends = (1 - self.weight) * llm[rows][:, self.eos] + self.weight * (
+            full_score(r_prefix, self.lengths[items]) - psi_prefix
+        )[:, None]  # (R', E)
+        mixed = torch.full((len(rows), llm.shape[1]), NEG_INF)
+        mixed = mixed.scatter(1, cands, joint.nan_to_num(nan=NEG_INF)).index_copy(
+            1, torch.tensor(self.eos), ends.nan_to_num(nan=NEG_INF)
+        )
+        lost = torch.isinf(mixed).all(dim=1)  # CTC rules out every candidate: the LLM decides alone
+        mixed[lost] = llm[rows][lost]
+        out = scores.float().clone()
+        out[rows] = mixed
+        self.states = {  # only the extensions scored now can be the next step's prefixes
+            (int(i), (*p, int(c))): (r_new[n, k], psi[n, k])
+            for n, (i, p) in enumerate(zip(items, prefixes, strict=True))
+            for k, c in enumerate(cands[n].tolist())
+        }
+        return out.to(scores.dtype)
+
+    def _scores_row(self, row: int, prefix: Tensor) -> bool:
+        """CTC scores a row while its item is active and its answer has not ended."""
+        return bool(self.active[row // self.num_beams]) and not any(t in self.eos for t in prefix.tolist())

@@ -1,0 +1,152 @@
+"""Joint CTC / LLM decoding: prefix scores against torch's CTC loss, the scorer in greedy and beam generation."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from soundwave.errors import SoundwaveError
+from soundwave.inference.ctc_prefix import (
+    CTCPrefixScorer,
+    empty_prefix,
+    full_score,
+    per_row_log_probs,
+    prefix_extend,
+)
+
+BLANK, V, T = 0, 6, 9
+
+
+def _extend(logp, lengths, r, prefix, tokens):
+    """Extend one prefix (R = 1) by each of `tokens`: r (K, T, 2), psi (K,)."""
+    last = torch.tensor([prefix[-1] if prefix else -1])
+    r_new, psi = prefix_extend(logp, lengths, r, last, torch.tensor([not prefix]), torch.tensor([tokens]), BLANK)
+    return r_new[0], psi[0]
+
+
+def _walk(logp, lengths, target):
+    """Forward variables and prefix score of `target`, built one token at a time."""
+    r, psi = empty_prefix(logp, BLANK)[0], torch.tensor(0.0)
+    for i, token in enumerate(target):
+        r_k, psi_k = _extend(logp, lengths, r[None], target[:i], [token])
+        r, psi = r_k[0], psi_k[0]
+    return r, psi
+
+
+@pytest.mark.parametrize("target", [[1], [2, 3], [3, 3], [1, 2, 1, 4], [5, 5, 5]])
+def test_full_score_is_the_ctc_probability_of_the_whole_target(target):
+    torch.manual_seed(len(target))
+    logp = torch.randn(1, T, V).log_softmax(-1)
+    lengths = torch.tensor([T])
+    r, _ = _walk(logp, lengths, target)
+    loss = F.ctc_loss(logp.transpose(0, 1), torch.tensor([target]), lengths, torch.tensor([len(target)]), BLANK, "sum")
+    assert full_score(r[None], lengths)[0].item() == pytest.approx(-loss.item(), abs=1e-4)
+
+
+def test_prefix_score_splits_into_ending_here_and_every_continuation():
+    """p(g is a prefix) = p(transcript = g) + sum over labels c of p(g + c is a prefix)."""
+    torch.manual_seed(0)
+    logp = torch.randn(1, T, V).log_softmax(-1)
+    lengths = torch.tensor([T])
+    for prefix in ([], [2], [2, 2], [4, 1]):
+        r, psi = _walk(logp, lengths, prefix)
+        _, psi_next = _extend(logp, lengths, r[None], prefix, list(range(1, V)))
+        parts = torch.logsumexp(torch.cat([full_score(r[None], lengths), psi_next]), dim=0)
+        assert parts.item() == pytest.approx(psi.item(), abs=1e-4)
+
+
+def test_frames_past_a_rows_length_do_not_count():
+    torch.manual_seed(1)
+    short = torch.randn(1, 5, V).log_softmax(-1)
+    padded = torch.cat([short, torch.randn(1, 4, V).log_softmax(-1)], dim=1)  # (1, 9, V): 4 padding frames
+    for logp in (short, padded):
+        r, psi = _walk(logp, torch.tensor([5]), [3, 1])
+        scores = (psi.item(), full_score(r[None], torch.tensor([5]))[0].item())
+        if logp is short:
+            expected = scores
+    assert scores == pytest.approx(expected, abs=1e-5)
+
+
+def _peaky(target, frames=12):
+    """CTC log-probs that are sure of `target` (one frame each, blanks between)."""
+    logits = torch.full((1, frames, V), -8.0)
+    logits[0, :, BLANK] = 8.0
+    for i, token in enumerate(target):
+        logits[0, 2 * i + 1, BLANK], logits[0, 2 * i + 1, token] = -8.0, 8.0
+    return logits.log_softmax(-1)
+
+
+def _greedy(scorer, llm_scores, steps, eos):
+    ids = torch.zeros(1, 0, dtype=torch.long)
+    for step in range(steps):
+        token = scorer(ids, llm_scores[step : step + 1]).argmax(-1)
+        ids = torch.cat([ids, token[:, None]], dim=1)
+        if int(token) == eos:
+            break
+    return ids[0].tolist()
+
+
+def test_full_weight_decodes_what_ctc_heard_whatever_the_llm_prefers():
+    eos = V  # the LLM's vocabulary: the CTC labels + an end-of-turn token
+    target = [2, 4, 4, 1]
+    scorer = CTCPrefixScorer(_peaky(target), torch.tensor([12]), BLANK, [eos], weight=1.0, candidates=2)
+    llm = torch.zeros(10, V + 1)
+    llm[:, 3] = 5.0  # the LLM insists on token 3, which the audio never holds
+    assert _greedy(scorer, llm, 10, eos) == [*target, eos]
+
+
+def test_small_weight_leaves_a_confident_llm_in_charge():
+    eos = V
+    scorer = CTCPrefixScorer(_peaky([2]), torch.tensor([12]), BLANK, [eos], weight=0.01, candidates=3)
+    llm = torch.full((4, V + 1), -20.0)
+    llm[0, 5], llm[1, eos] = 0.0, 0.0
+    assert _greedy(scorer, llm, 4, eos) == [5, eos]
+
+
+def test_inactive_rows_and_ended_rows_keep_the_llm_scores():
+    eos = V
+    scorer = CTCPrefixScorer(
+        _peaky([2]).repeat(2, 1, 1), torch.tensor([12, 12]), BLANK, [eos], 1.0, active=torch.tensor([True, False])
+    )
+    llm = torch.randn(2, V + 1)
+    out = scorer(torch.zeros(2, 0, dtype=torch.long), llm)
+    assert torch.equal(out[1], llm[1]) and int(out[0].argmax()) == 2
+    ended = scorer(torch.tensor([[2], [eos]]), llm)  # row 0 continues "2", row 1 has ended
+    assert torch.equal(ended[1], llm[1])
+
+
+def test_per_row_log_probs_joins_a_recordings_windows():
+    logits = torch.randn(3, 4, V)  # windows: item 0 has two, item 1 one
+    log_probs, lengths, active = per_row_log_probs(logits, torch.tensor([4, 2, 3]), torch.tensor([2, 1]), None, rows=2)
+    assert lengths.tolist() == [6, 3] and active.tolist() == [True, True]
+    assert torch.allclose(log_probs[0, 4:6], logits[1, :2].log_softmax(-1))
+    _, _, active = per_row_log_probs(logits, torch.tensor([4, 2, 3]), None, torch.tensor([3, 0]), rows=2)
+    assert active.tolist() == [False, False]
+
+
+def test_weight_must_be_in_range():
+    with pytest.raises(ValueError, match="ctc_weight"):
+        CTCPrefixScorer(_peaky([1]), torch.tensor([12]), BLANK, [V], weight=0.0)
+
+
+# ---- through the Pipeline (the tiny reference checkpoint: random weights, so only invariances are asserted) ----
+
+
+@pytest.mark.parametrize("beams", [1, 3])
+def test_pipeline_joint_decoding_is_batch_invariant(pipe, clips, beams):
+    options = {"greedy": True, "max_new_tokens": 6, "ctc_weight": 0.5, "num_beams": beams}
+    items = [{"audio": clips[1], "prompt": "Transcribe."}, {"audio": clips[0], "prompt": "Transcribe."}]
+    batched = pipe.generate_batch(items, **options)
+    alone = [pipe.generate(i["audio"], i["prompt"], **options) for i in items]
+    assert [r.error for r in batched] == [None, None]
+    assert [r.text for r in batched] == [r.text for r in alone]
+
+
+def test_ctc_weight_needs_a_soundwave_model(pipe):
+    from types import SimpleNamespace
+
+    from soundwave.inference.generation import GenerationConfig
+
+    no_ctc = SimpleNamespace(ctc_logits=None)  # what a SpeechLLM's audio encoding amounts to here
+    with pytest.raises(SoundwaveError, match="ctc_weight needs a Soundwave model"):
+        pipe._ctc_kwargs({}, no_ctc, GenerationConfig(ctc_weight=0.5))
+    assert pipe._ctc_kwargs({}, no_ctc, GenerationConfig()) == {}
