@@ -14,7 +14,6 @@ from tqdm import tqdm
 from soundwave.cli.options import add_generation_flags, add_model_flags, generation_overrides, pipeline_from_args
 
 TRANSCRIBE_PROMPT = "What does the person say?"
-CTC_WEIGHT = 0.5  # joint CTC / LLM decoding for Soundwave models (docs/mini.md: best of 0.3 / 0.5 / 0.7 on valid)
 
 
 def register(subparsers) -> None:
@@ -32,9 +31,8 @@ def run(args: argparse.Namespace) -> int:
     pipe = pipeline_from_args(args)
     out = sys.stdout if args.output == "-" else open(args.output, "w")  # noqa: SIM115
     failed = 0
-    overrides = generation_overrides(args) | {"greedy": True}
-    if overrides["ctc_weight"] is None and hasattr(pipe.model, "greedy_ctc_ids"):  # a model with a CTC adapter
-        overrides["ctc_weight"] = CTC_WEIGHT
+    flags = {k: v for k, v in generation_overrides(args).items() if v is not None}
+    overrides = pipe.transcription_options() | flags | {"greedy": True}
     try:
         with tqdm(total=len(args.files), unit="file", disable=args.output == "-" and not sys.stderr.isatty()) as bar:
             for start in range(0, len(args.files), args.batch_size):

@@ -19,6 +19,7 @@ from torch import Tensor
 from transformers import LogitsProcessor
 
 NEG_INF = float("-inf")
+TRANSCRIBE_WEIGHT = 0.5  # what transcription uses on Soundwave models (docs/mini.md: best of 0.3 / 0.5 / 0.7 on valid)
 
 
 def prefix_extend(

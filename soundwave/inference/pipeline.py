@@ -184,6 +184,12 @@ class Pipeline:
             )
         return results
 
+    def transcription_options(self) -> dict:
+        """Generation overrides for transcripts: joint CTC / LLM decoding when the model has a CTC adapter."""
+        from soundwave.inference.ctc_prefix import TRANSCRIBE_WEIGHT
+
+        return {"ctc_weight": TRANSCRIBE_WEIGHT} if hasattr(self.model, "greedy_ctc_ids") else {}
+
     def _ctc_kwargs(self, batch: dict, audio, config: GenerationConfig) -> dict:
         """`logits_processor` for joint CTC / LLM decoding when `ctc_weight` > 0 (rows with one recording)."""
         if config.ctc_weight <= 0:

@@ -242,7 +242,9 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
         deadline = time.monotonic() + settings.timeout
         raw = await file.read()
         wave = await run_in_threadpool(load_request_audio, raw, f"file {file.filename!r}", settings)
-        options = {"greedy": True} if temperature == 0 else {"temperature": temperature}
+        options = pipeline.transcription_options() | (
+            {"greedy": True} if temperature == 0 else {"temperature": temperature}
+        )
         result = await answer(Item(wave, chat.AUDIO_ONLY_PROMPT, sampling_rate=16_000), options, deadline)
         if response_format == "text":
             return PlainTextResponse(result.text)

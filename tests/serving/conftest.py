@@ -75,6 +75,9 @@ class FakePipeline:
         self.gate.set()
         self.entered = threading.Event()  # set when a call reached the model thread
 
+    def transcription_options(self) -> dict:
+        return {}
+
     def generate_batch(self, items, **options) -> list[Result]:
         self.entered.set()
         assert self.gate.wait(30), "test never opened the gate"

@@ -77,6 +77,20 @@ def test_transcriptions_json_and_text(client, speech_bytes):
     assert text.headers["content-type"].startswith("text/plain") and text.text == body["text"]  # both greedy
 
 
+def test_transcriptions_decode_jointly_with_ctc(client, pipe, speech_bytes):
+    from soundwave.serving.chat import AUDIO_ONLY_PROMPT
+
+    assert pipe.transcription_options() == {"ctc_weight": 0.5}  # a Soundwave model: it has a CTC adapter
+    files = {"file": ("clip.wav", speech_bytes, "audio/wav")}
+    served = client.post("/v1/audio/transcriptions", files=files, data={"response_format": "text"}).text
+    joint, alone = (
+        pipe.generate(speech_bytes, AUDIO_ONLY_PROMPT, greedy=True, max_new_tokens=16, ctc_weight=w).text
+        for w in (0.5, 0.0)
+    )
+    # the server may cap the answer shorter: compare on the shorter of the two
+    assert served and (joint.startswith(served) or served.startswith(joint)) and not alone.startswith(served)
+
+
 def test_flac_upload_is_decoded(client):
     files = {"file": ("noise.flac", wav_bytes(1.0, fmt="FLAC"), "audio/flac")}
     assert client.post("/v1/audio/transcriptions", files=files, data={"response_format": "text"}).status_code == 200
