@@ -1,6 +1,6 @@
 """Greedy-CTC WER of a Soundwave model's alignment adapter on a manifest: what stage 1 learned, without the LLM.
 
-    python bench/ctc_wer.py runs/mini/stage1e/final data/eval/synth_heldout_asr.jsonl [more.jsonl ...]
+    python bench/ctc_wer.py runs/mini/stage1e/final data/eval/synth_heldout_asr.jsonl [more.jsonl] [--group-by voice]
 
 Every clip of each manifest is scored (training's validation scores only a few length-sorted batches), with the
 same Whisper normalizer as `soundwave eval`. Prints one line per manifest: clips, WER, CTC peaks per second.
@@ -36,11 +36,21 @@ def ctc_transcripts(pipe: Pipeline, waves: list, batch_size: int = 16) -> tuple[
     return texts, peaks
 
 
+def group_wers(samples: list, texts: list[str], field: str) -> dict[str, float]:
+    """Greedy-CTC WER per value of a manifest field (samples without it are grouped under "?")."""
+    pairs: dict[str, list[tuple[str, str]]] = {}
+    for sample, text in zip(samples, texts, strict=True):
+        value = str(sample.extra.get(field, "?"))
+        pairs.setdefault(value, []).append((normalize_text(sample.transcript), normalize_text(text)))
+    return {value: wer([r for r, _ in group], [h for _, h in group]) for value, group in sorted(pairs.items())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a Soundwave model folder or name (compact or released format)")
     parser.add_argument("manifests", nargs="+", type=Path)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--group-by", help="also score each value of this manifest field apart (voice, speaker)")
     args = parser.parse_args()
     pipe = Pipeline.from_pretrained(args.model)
     if not hasattr(pipe.model, "greedy_ctc_ids"):
@@ -56,6 +66,9 @@ def main() -> None:
         score = wer([normalize_text(s.transcript) for s in samples], [normalize_text(t) for t in texts])
         results[str(manifest)] = {"clips": len(samples), "wer": score, "peaks_per_s": peaks / seconds}
         print(f"{manifest}: {len(samples)} clips, greedy-CTC WER {100 * score:.1f} %, {peaks / seconds:.1f} peaks/s")
+        if args.group_by:
+            results[str(manifest)]["groups"] = groups = group_wers(samples, texts, args.group_by)
+            print("  " + ", ".join(f"{name} {100 * value:.1f} %" for name, value in groups.items()))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
