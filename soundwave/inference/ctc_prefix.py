@@ -14,6 +14,8 @@ Only meaningful when the answer is the transcript (ASR); `ctc_weight: 0` (the de
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor
 from transformers import LogitsProcessor
@@ -88,7 +90,7 @@ def per_row_log_probs(
     """
     windows = windows_per_item.tolist() if windows_per_item is not None else [1] * ctc_logits.shape[0]
     per_row = audios_per_row.tolist() if audios_per_row is not None else [1] * rows
-    starts = [sum(windows[:i]) for i in range(len(windows))]
+    starts = [0, *itertools.accumulate(windows)]  # first window of each recording
     pieces, active, audio = [], [], 0
     for count in per_row:
         if count == 1:
@@ -165,16 +167,17 @@ class CTCPrefixScorer(LogitsProcessor):
 
     def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
         """input_ids (R, L) the answers so far; scores (R, V) the LLM's -> (R, V) joint scores."""
-        llm = scores.float().log_softmax(dim=-1)  # beam search already passes log-probs: idempotent
-        rows = [r for r in range(input_ids.shape[0]) if self._scores_row(r, input_ids[r])]
+        answers = [tuple(ids) for ids in input_ids.tolist()]
+        rows = [r for r, answer in enumerate(answers) if self._scores_row(r, answer)]
         if not rows:
             return scores
+        llm = scores[rows].float().log_softmax(dim=-1)  # (R', V); beam search already passes log-probs: idempotent
         items = torch.tensor([r // self.num_beams for r in rows])
-        prefixes = [tuple(input_ids[r].tolist()) for r in rows]
+        prefixes = [answers[r] for r in rows]
         states = [self._state(int(i), p) for i, p in zip(items, prefixes, strict=True)]
         r_prefix = torch.stack([s[0] for s in states])  # (R', T, 2)
         psi_prefix = torch.stack([s[1] for s in states])  # (R',)
-        top = llm[rows].topk(min(self.candidates, llm.shape[1]), dim=-1).indices  # (R', k)
+        top = llm.topk(min(self.candidates, llm.shape[1]), dim=-1).indices  # (R', k)
         heard = self.heard[items]
         heard = torch.where(heard == self.blank_id, top[:, :1], heard)  # padding: a duplicate, never the blank
         cands = torch.cat([top, heard], dim=1)  # (R', K): duplicates score the same
@@ -183,8 +186,8 @@ class CTCPrefixScorer(LogitsProcessor):
         r_new, psi = prefix_extend(
             self.logp[items], self.lengths[items], r_prefix, last, empty, cands, self.blank_id
         )  # (R', K, T, 2), (R', K)
-        joint = (1 - self.weight) * llm[rows].gather(1, cands) + self.weight * (psi - psi_prefix[:, None])
-        ends = (1 - self.weight) * llm[rows][:, self.eos] + self.weight * (
+        joint = (1 - self.weight) * llm.gather(1, cands) + self.weight * (psi - psi_prefix[:, None])
+        ends = (1 - self.weight) * llm[:, self.eos] + self.weight * (
             full_score(r_prefix, self.lengths[items]) - psi_prefix
         )[:, None]  # (R', E)
         mixed = torch.full((len(rows), llm.shape[1]), NEG_INF)
@@ -192,7 +195,7 @@ class CTCPrefixScorer(LogitsProcessor):
             1, torch.tensor(self.eos), ends.nan_to_num(nan=NEG_INF)
         )
         lost = torch.isinf(mixed).all(dim=1)  # CTC rules out every candidate: the LLM decides alone
-        mixed[lost] = llm[rows][lost]
+        mixed[lost] = llm[lost]
         out = scores.float().clone()
         out[rows] = mixed
         self.states = {  # only the extensions scored now can be the next step's prefixes
@@ -202,6 +205,6 @@ class CTCPrefixScorer(LogitsProcessor):
         }
         return out.to(scores.dtype)
 
-    def _scores_row(self, row: int, prefix: Tensor) -> bool:
+    def _scores_row(self, row: int, answer: tuple) -> bool:
         """CTC scores a row while its item is active and its answer has not ended."""
-        return bool(self.active[row // self.num_beams]) and not any(t in self.eos for t in prefix.tolist())
+        return bool(self.active[row // self.num_beams]) and not any(t in self.eos for t in answer)

@@ -153,8 +153,7 @@ class Pipeline:
                 batch = self._inputs(chunk, config)
                 audio = self._check_context(batch, config, chunk)
                 audio_tokens = [int(n) for n in audio.lengths.tolist()]
-                kwargs = config.to_generate_kwargs(self.eos_token_id, self.tokenizer)
-                kwargs.update(self._ctc_kwargs(batch, audio, config))
+                kwargs = self._generate_kwargs(batch, audio, config)
                 new_ids = self.model.generate(**batch, audio_encoding=audio, **kwargs)
         except ContextTooLong as err:
             if len(chunk) == 1:
@@ -184,17 +183,26 @@ class Pipeline:
             )
         return results
 
+    @property
+    def has_ctc(self) -> bool:
+        """The model has a CTC alignment adapter (a Soundwave model), so it can decode jointly with it."""
+        return hasattr(self.model, "greedy_ctc_ids")
+
     def transcription_options(self) -> dict:
         """Generation overrides for transcripts: joint CTC / LLM decoding when the model has a CTC adapter."""
         from soundwave.inference.ctc_prefix import TRANSCRIBE_WEIGHT
 
-        return {"ctc_weight": TRANSCRIBE_WEIGHT} if hasattr(self.model, "greedy_ctc_ids") else {}
+        return {"ctc_weight": TRANSCRIBE_WEIGHT} if self.has_ctc else {}
+
+    def _generate_kwargs(self, batch: dict, audio, config: GenerationConfig) -> dict:
+        """transformers' `generate` arguments for `config`, with the CTC scorer when it asks for one."""
+        return config.to_generate_kwargs(self.eos_token_id, self.tokenizer) | self._ctc_kwargs(batch, audio, config)
 
     def _ctc_kwargs(self, batch: dict, audio, config: GenerationConfig) -> dict:
         """`logits_processor` for joint CTC / LLM decoding when `ctc_weight` > 0 (rows with one recording)."""
         if config.ctc_weight <= 0:
             return {}
-        if getattr(audio, "ctc_logits", None) is None or not hasattr(self.model, "placeholder_id"):
+        if not self.has_ctc or getattr(audio, "ctc_logits", None) is None:
             raise SoundwaveError("ctc_weight needs a Soundwave model (one with a CTC alignment adapter)")
         from transformers import LogitsProcessorList
 
@@ -294,8 +302,7 @@ class Pipeline:
                         torch.manual_seed(config.seed)
                     batch = self._inputs(chunk, config)
                     audio = self._check_context(batch, config, chunk)
-                    kwargs = config.to_generate_kwargs(self.eos_token_id, self.tokenizer)
-                    kwargs.update(self._ctc_kwargs(batch, audio, config))
+                    kwargs = self._generate_kwargs(batch, audio, config)
                     self.model.generate(**batch, audio_encoding=audio, **kwargs, streamer=streamer)
             except BaseException as err:  # surfaced to the caller below
                 errors.append(err)
