@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild soundwave-mini from scratch: synthesize the two corpora, train the three stages, bundle, evaluate.
+# Rebuild soundwave-mini from scratch: synthesize the three corpora, train the three stages, bundle, evaluate.
 #   bash scripts/train_mini.sh            (logs in runs/mini/*.log; see docs/mini.md for times and results)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,14 +11,18 @@ python -m soundwave models prepare smollm2-135m-instruct >/dev/null
   --workers "$(nproc)" 2> runs/mini/synth.log
 [ -f data/synth-asr/train.jsonl ] || python -m soundwave data synth --out data/synth-asr \
   --config configs/synth/asr_more.yaml --workers "$(nproc)" 2> runs/mini/synth-asr.log
+# session 9: a transcription corpus spoken by all 72 espeak voices of the six training accents + the other engines
+[ -f data/synth-voices/train.jsonl ] || python -m soundwave data synth --out data/synth-voices \
+  --config configs/synth/asr_voices.yaml --workers "$(nproc)" 2> runs/mini/synth-voices.log
 # session 1's chain (1 -> 1b -> 2 -> 3 -> 3b), session 4's (1e: alignment on both corpora, 3e: SFT), then
 # session 5's (1h: the alignment adapter from scratch with a reachable CTC blank, 3h: SFT), session 6's (3i, 3j:
 # SFT with posterior_embeds, the LLM reading CTC's expected embeddings), session 7's (3k, 3l, 3m: SFT with the CTC loss
-# at full weight) and session 8's (3n: the same, continued; 1k, 1l and 3o were tried and not kept, docs/mini.md). 1h keeps only 3e's shrinking adapter and LoRA;
+# at full weight), session 8's (3n: the same, continued; 1k, 1l and 3o were tried and not kept, docs/mini.md) and
+# session 9's (3p: 3n trained on with the 72-voice corpus). 1h keeps only 3e's shrinking adapter and LoRA;
 # since session 5 the earlier stages too build with a reachable blank (docs/mini.md).
 for stage in stage1_align stage1b_align stage2_shrink stage3_sft stage3b_sft stage1e_align stage3e_sft \
-  stage1h_align stage3h_sft stage3i_sft stage3j_sft stage3k_sft stage3l_sft stage3m_sft stage3n_sft; do
+  stage1h_align stage3h_sft stage3i_sft stage3j_sft stage3k_sft stage3l_sft stage3m_sft stage3n_sft stage3p_sft; do
   python -m soundwave train "configs/mini/$stage.yaml" 2> "runs/mini/$stage.log"
 done
-python scripts/bundle_model.py runs/mini/stage3n/final soundwave/assets/soundwave-mini --generation repetition_penalty=1.2
+python scripts/bundle_model.py runs/mini/stage3p/final soundwave/assets/soundwave-mini --generation repetition_penalty=1.2
 bash scripts/eval_mini.sh

@@ -8,6 +8,7 @@ import pytest
 
 from soundwave.errors import ConfigError
 from soundwave.synth.recipe import SynthRecipe, load_recipe
+from soundwave.synth.voices import get_voice
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -37,3 +38,15 @@ def test_with_num_scales_eval_splits_and_with_tasks_restricts() -> None:
     assert set(SynthRecipe().with_tasks(["asr", "gender"]).tasks) == {"asr", "gender"}
     with pytest.raises(ConfigError, match="unknown task"):
         SynthRecipe().with_tasks(["asr", "sing"])
+
+
+@pytest.mark.parametrize("name", ["default", "asr_more", "asr_voices"])
+def test_shipped_corpora_share_held_out_voices_none_of_whose_speakers_or_accents_train(name: str) -> None:
+    recipe = load_recipe(REPO / f"configs/synth/{name}.yaml")
+    assert recipe.held_out_voices == SynthRecipe().held_out_voices
+    held = [get_voice(v) for v in recipe.held_out_voices]
+    trained = [get_voice(v) for v in recipe.voices]
+    assert not {v.speaker for v in held} & {v.speaker for v in trained}
+    # the held-out espeak voice is an unseen accent, not only an unseen variant
+    held_accents = {v.accent for v in held if v.engine == "espeak"}
+    assert held_accents and not held_accents & {v.accent for v in trained if v.engine == "espeak"}
