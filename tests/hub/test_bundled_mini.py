@@ -4,13 +4,13 @@ tests/assets/speech/librivox (public domain); docs/mini.md has the full measurem
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import jiwer
 import pytest
-from whisper_normalizer.english import EnglishTextNormalizer
 
+from soundwave.data.manifest import read_manifest
+from soundwave.eval.metrics import wer
+from soundwave.eval.normalize import normalize_text
 from soundwave.hub import MODELS
 from soundwave.inference.pipeline import Pipeline
 
@@ -34,14 +34,13 @@ def pipeline() -> Pipeline:
 
 
 def _wer(references: list[str], hypotheses: list[str]) -> float:
-    normalize = EnglishTextNormalizer()
-    return jiwer.wer([normalize(t) for t in references], [normalize(t) or "-" for t in hypotheses])
+    return wer([normalize_text(t) for t in references], [normalize_text(t) for t in hypotheses])
 
 
 def test_bundled_mini_transcribes_librivox_better_jointly_with_its_ctc_adapter(pipeline: Pipeline) -> None:
-    rows = [json.loads(line) for line in (LIBRIVOX / "manifest.jsonl").read_text().splitlines()]
-    items = [(LIBRIVOX / row["audio"], PROMPT) for row in rows]
-    references = [row["transcript"] for row in rows]
+    samples = read_manifest(LIBRIVOX / "manifest.jsonl", strict=True).samples
+    items = [(sample.audio, PROMPT) for sample in samples]
+    references = [sample.transcript for sample in samples]
     assert pipeline.has_ctc
 
     alone = pipeline.generate_batch(items, do_sample=False)
