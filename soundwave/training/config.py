@@ -17,6 +17,7 @@ from typing import Literal
 from soundwave.config.data import DataConfig
 from soundwave.errors import ConfigError
 from soundwave.model.lora import LoraSpec
+from soundwave.training.spec_augment import SpecAugment
 
 # The seed's `freeze_modules` names -> our parameter-name globs.
 MODULE_GROUPS = {
@@ -84,6 +85,7 @@ class TrainingConfig:
     init_from_exclude: tuple[str, ...] = ()  # globs of parameters init_from leaves at their fresh initialization
     reset_ctc_blank: bool = False  # after init_from: give the CTC blank a row the adapter can make win
     ctc_vocab_size: int | None = None  # CTC targets in the LLM BPE's first N ids (None: its own tokens)
+    spec_augment: SpecAugment | None = None  # mask mel bands / time spans of training batches (None: off)
     dataloader_num_workers: int = 0
     max_tokens: int | None = None  # truncate longer rows
     deepspeed: str | None = None  # a DeepSpeed JSON config, passed to accelerate
@@ -101,6 +103,11 @@ class TrainingConfig:
             raise ConfigError(f"training.learning_rate must be positive, got {self.learning_rate}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"training.max_steps must be >= 1, got {self.max_steps}")
+        if self.spec_augment is not None and self.cache_encoder_outputs:
+            raise ConfigError(
+                "training.spec_augment masks the encoder's input, so its outputs cannot be cached: "
+                "set training.cache_encoder_outputs=false"
+            )
         unknown = [m for m in self.freeze_modules if m not in MODULE_GROUPS]
         if unknown:
             raise ConfigError(f"training.freeze_modules: unknown module(s) {unknown}; known: {sorted(MODULE_GROUPS)}")

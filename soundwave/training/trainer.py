@@ -28,6 +28,7 @@ from soundwave.errors import CheckpointError, ConfigError
 from soundwave.training.collate import TrainBatch, TrainingCollator
 from soundwave.training.config import LossWeights, RunConfig, TrainingConfig
 from soundwave.training.ctc_targets import CtcTargets
+from soundwave.training.spec_augment import spec_augment
 from soundwave.training.state import checkpoints, load_checkpoint, read_trainer_state, save_checkpoint
 
 log = logging.getLogger(__name__)
@@ -299,6 +300,8 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
         if step >= steps:
             break
         batch = batch.to(accelerator.device)
+        if tcfg.spec_augment is not None and batch.audios is not None:
+            batch.audios = spec_augment(batch.audios, batch.audio_lengths, tcfg.spec_augment)
         with accelerator.accumulate(model):
             frames = cache.lookup(core, batch) if cache is not None else None
             inputs = model_inputs(core, batch, weights, frames)

@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from soundwave.errors import ConfigError
 from soundwave.training import trainer as trainer_module
 from soundwave.training.config import load_run_config
+from soundwave.training.spec_augment import spec_augment
 from soundwave.training.trainer import train
 
 STAGE1 = {"stage": "align", "trainable": ["align_adapter.*"], "loss_weights": {"ctc": 1.0, "lm": 0.0}}
@@ -82,9 +83,10 @@ def test_tiny_model_overfits(run_config, tmp_path, manifest):
     assert last < 0.5 * first, (first, last)
 
 
-def test_resume_equals_uninterrupted(run_config, tmp_path, monkeypatch):
+@pytest.mark.parametrize("augment", [None, {"freq_masks": 2, "time_masks": 2}], ids=["plain", "spec_augment"])
+def test_resume_equals_uninterrupted(run_config, tmp_path, monkeypatch, augment):
     def config(name):
-        cfg = run_config(tmp_path / name, max_steps=6, save_steps=3, **STAGE2)
+        cfg = run_config(tmp_path / name, max_steps=6, save_steps=3, spec_augment=augment, **STAGE2)
         cfg["model"]["lora"] = {**LORA, "dropout": 0.1}  # dropout: the RNG state must be restored too
         return load_run_config(cfg)
 
@@ -320,3 +322,19 @@ def test_encoder_cache_budget_must_be_positive(run_config, tmp_path):
     config = run_config(tmp_path / "run", encoder_cache_gb=0, **STAGE1)
     with pytest.raises(ConfigError, match="encoder_cache_gb must be positive"):
         load_run_config(config)
+
+
+def test_spec_augment_masks_every_training_batch_and_no_validation_batch(run_config, tmp_path, monkeypatch):
+    seen = []
+
+    def counting(mel, mel_lengths, cfg, generator=None):
+        out = spec_augment(mel, mel_lengths, cfg, generator)
+        seen.append(int((out != mel).sum()))
+        return out
+
+    monkeypatch.setattr(trainer_module, "spec_augment", counting)
+    cfg = run_config(tmp_path / "aug", max_steps=3, eval_steps=1, spec_augment={"freq_masks": 2}, **STAGE2)
+    cfg["model"]["lora"] = LORA
+    train(load_run_config(cfg))
+    assert len(seen) == 3 and sum(seen) > 0  # three steps, three batches masked, validation untouched
+    assert len(rows(tmp_path / "aug", "valid")) == 3
