@@ -80,10 +80,8 @@ def spec_augment(
     is_valid = torch.arange(n_frames, device=mel.device)[None, :] < mel_lengths[:, None]  # (W, F)
     fill = (mel * is_valid[:, None, :]).sum(dim=(1, 2)) / (mel_lengths.clamp(min=1) * n_mels)  # (W,)
 
-    freq_width = torch.full((windows,), min(cfg.freq_width, n_mels), device=mel.device)
-    freq_hit = band_mask(
-        n_mels, freq_width, cfg.freq_masks, torch.full_like(freq_width, n_mels), generator
-    )  # (W, n_mels)
+    all_bins = torch.full((windows,), n_mels, device=mel.device)  # (W,): band_mask clamps widths to it
+    freq_hit = band_mask(n_mels, torch.full_like(all_bins, cfg.freq_width), cfg.freq_masks, all_bins, generator)
     time_width = torch.minimum(
         torch.full_like(mel_lengths, cfg.time_width), (mel_lengths * cfg.max_time_fraction).long()
     )  # (W,)
