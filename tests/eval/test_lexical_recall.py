@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[2] / "bench" / "lexical_recall.py"
+from tests.bench_script import bench_script
 
 
 @pytest.fixture(scope="module")
 def lexical():
-    spec = importlib.util.spec_from_file_location("lexical_recall", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["lexical_recall"] = module
-    try:
-        spec.loader.exec_module(module)
+    with bench_script("lexical_recall") as module:
         yield module
-    finally:
-        sys.modules.pop("lexical_recall", None)
 
 
 def test_recalled_words_follow_the_alignment_not_set_membership(lexical):
