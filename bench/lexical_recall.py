@@ -34,9 +34,14 @@ def bucket_of(count: int) -> str:
     raise ValueError(f"negative count {count}")
 
 
-def training_counts(manifests: list[Path]) -> Counter:
-    """How often each normalized word occurs in the `transcript` fields of JSONL `manifests` (audio not needed)."""
-    counts = Counter()
+def word_counts(texts) -> Counter:
+    """How often each Whisper-normalized word occurs in `texts`."""
+    return Counter(word for text in texts for word in normalize_text(text).split())
+
+
+def manifest_transcripts(manifests: list[Path]) -> list[str]:
+    """The `transcript` fields of JSONL `manifests` (their audio is not needed)."""
+    texts = []
     for manifest in manifests:
         for number, line in enumerate(manifest.read_text().splitlines(), 1):
             if not line.strip():
@@ -46,18 +51,22 @@ def training_counts(manifests: list[Path]) -> Counter:
             except (json.JSONDecodeError, AttributeError) as error:
                 raise SystemExit(f"{manifest}:{number}: not a JSON object ({error})") from error
             if transcript:
-                counts.update(normalize_text(transcript).split())
-    return counts
+                texts.append(transcript)
+    return texts
+
+
+def training_counts(manifests: list[Path]) -> Counter:
+    """How often each normalized word occurs in the transcripts of JSONL `manifests`."""
+    return word_counts(manifest_transcripts(manifests))
 
 
 def recipe_transcripts(path: Path) -> list[str]:
     """The training transcripts a `soundwave data synth` recipe plans (deterministic from its seed), no audio."""
-    from soundwave.synth.plan import plan_job, resolve_voices
+    from soundwave.synth.plan import plan_corpus, resolve_voices
     from soundwave.synth.recipe import load_recipe
 
     recipe = load_recipe(path)
-    voices = resolve_voices(recipe, check_installed=False).for_split("train")
-    jobs = (plan_job(recipe, voices, "train", index) for index in range(recipe.num("train")))
+    jobs = plan_corpus(recipe, resolve_voices(recipe, check_installed=False))["train"]
     return [job.answer for job in jobs if job.task == "asr"]
 
 
@@ -67,7 +76,7 @@ def recalled_words(reference: str, hypothesis: str) -> list[bool]:
     if not words:
         return []
     hits = [False] * len(words)
-    for chunk in jiwer.process_words(reference, hypothesis or "<empty>").alignments[0]:
+    for chunk in jiwer.process_words(reference, hypothesis).alignments[0]:
         if chunk.type == "equal":
             for index in range(chunk.ref_start_idx, chunk.ref_end_idx):
                 hits[index] = True
@@ -128,13 +137,13 @@ def main() -> None:
     utterances = args.run / "utterances.jsonl" if args.run.is_dir() else args.run
     if not utterances.is_file():
         parser.error(f"{utterances}: no such file (run `soundwave eval --output ...` first)")
-    rows = [json.loads(line) for line in utterances.read_text().splitlines() if line.strip()]
-    rows = [row for row in rows if not row.get("error")]
     if not args.train and not args.train_recipe:
         parser.error("give the training data: --train MANIFEST... and/or --train-recipe RECIPE...")
+    rows = [json.loads(line) for line in utterances.read_text().splitlines() if line.strip()]
+    rows = [row for row in rows if not row.get("error")]
     counts = training_counts(args.train)
     for recipe in args.train_recipe:
-        counts.update(word for text in recipe_transcripts(recipe) for word in normalize_text(text).split())
+        counts.update(word_counts(recipe_transcripts(recipe)))
     recall = recall_by_bucket(rows, counts)
     overall = wer([r["normalized_reference"] for r in rows], [r["normalized_hypothesis"] for r in rows])
     print(f"{utterances}: {len(rows)} utterances, WER {100 * overall:.1f} %")
