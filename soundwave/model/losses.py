@@ -14,6 +14,23 @@ def lm_loss(logits: Tensor, labels: Tensor) -> Tensor:
     return nn.functional.cross_entropy(shifted, labels[:, 1:].reshape(-1), ignore_index=IGNORE_INDEX)
 
 
+def lm_loss_at_targets(hidden: Tensor, labels: Tensor, head: nn.Module) -> Tensor:
+    """`lm_loss` without the (B, L, V) logits: the output head runs only at the positions that have a label.
+
+    Equal to `lm_loss(head(hidden), labels)`; a training step saves the vocabulary-sized matmuls and softmax over
+    the prompt and audio positions (most of the sequence).
+
+    Args:
+        hidden: (B, L, D) the LLM's last hidden states (after its final norm).
+        labels: (B, L) labels aligned with `hidden`, IGNORE_INDEX where no loss.
+        head: the LLM's output embedding (D -> V).
+    """
+    targets = labels[:, 1:]  # (B, L-1): position t predicts label t+1
+    has_target = targets != IGNORE_INDEX
+    logits = head(hidden[:, :-1][has_target])  # (B, L-1, D) -> (N, D) -> (N, V)
+    return nn.functional.cross_entropy(logits.float(), targets[has_target])
+
+
 def ctc_loss(ctc_logits: Tensor, frame_lengths: Tensor, targets: Tensor, blank_id: int) -> Tensor:
     """CTC over the LLM vocabulary, mean reduction, `zero_infinity` (spec 3.8).
 

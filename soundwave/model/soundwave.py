@@ -19,7 +19,7 @@ from soundwave.model.align_adapter import AlignAdapter, ctc_greedy_ids
 from soundwave.model.audio_encoder import AudioEncoder
 from soundwave.model.configuration import SoundwaveConfig
 from soundwave.model.generation import AudioGenerationMixin, llm_cache
-from soundwave.model.losses import ctc_loss, lm_loss, sampled_ctc_vocab
+from soundwave.model.losses import ctc_loss, lm_loss, lm_loss_at_targets, sampled_ctc_vocab
 from soundwave.model.shrink_adapter import ShrinkAdapter
 from soundwave.model.splice import SplicedInputs, splice_audio
 from soundwave.prompts import AUDIO_PATCH
@@ -236,6 +236,7 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         encoder_frames: tuple[Tensor, Tensor] | None = None,
         ctc_mask: Tensor | None = None,
         ctc_negatives: int | None = None,
+        return_logits: bool = True,
         **llm_kwargs,
     ) -> SoundwaveOutput:
         """The release's training/inference forward, plus what training stages need.
@@ -254,6 +255,8 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
             ctc_mask: (N,) which audios count in the CTC loss (default: all).
             ctc_negatives: stage 1 only: CTC over the targets + blank + this many random ids (`sampled_ctc_vocab`)
                 instead of the whole vocabulary.
+            return_logits: False (training): with `labels`, the LLM's output head runs only where a label is
+                (`lm_loss_at_targets`, same loss) and the output carries no logits.
         """
         frames, frame_lengths = self._frames(audios, audio_lengths, encoder_frames)
         if input_ids is None:  # stage 1: CTC only, the LLM is never run
@@ -270,13 +273,20 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         else:
             audio = self.adapt_frames(frames, frame_lengths, windows_per_item)
         inputs = self.splice(input_ids, attention_mask, audio, labels=labels, audios_per_row=audios_per_row)
+        loss_only = labels is not None and not return_logits
+        if loss_only:  # logits of the last position only; the loss reads the hidden states
+            llm_kwargs.update(logits_to_keep=1, output_hidden_states=True)
         out = self.llm(
             inputs_embeds=inputs.embeds,
             attention_mask=inputs.attention_mask,
             position_ids=inputs.position_ids,
             **llm_kwargs,
         )
-        ce = lm_loss(out.logits, inputs.labels) if labels is not None else None
+        ce = None
+        if loss_only:
+            ce = lm_loss_at_targets(out.hidden_states[-1], inputs.labels, self.llm.get_output_embeddings())
+        elif labels is not None:
+            ce = lm_loss(out.logits, inputs.labels)
         ctc = None
         if asr_targets is not None and frames is not None:
             ctc = self._ctc(audio.ctc_logits, audio.ctc_lengths, asr_targets, windows_per_item, ctc_mask)
@@ -285,7 +295,7 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
             loss = ce + self.config.ctc_weight * ctc if ctc is not None else ce
         return SoundwaveOutput(
             loss=loss,
-            logits=out.logits,
+            logits=None if loss_only else out.logits,
             ce_loss=ce,
             ctc_loss=ctc,
             labels=inputs.labels,
@@ -311,7 +321,9 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         windows, targets = ctc_rows(windows_per_item, ctc_mask, asr_targets.shape[0], ctc_logits.device)
         if windows.numel() == 0:
             return None
-        return ctc_loss(ctc_logits[windows], ctc_lengths[windows], asr_targets[targets], blank_id=self.placeholder_id)
+        if windows.numel() < ctc_logits.shape[0]:  # a subset: copy those rows (all rows: no vocabulary-sized copy)
+            ctc_logits, ctc_lengths = ctc_logits[windows], ctc_lengths[windows]
+        return ctc_loss(ctc_logits, ctc_lengths, asr_targets[targets], blank_id=self.placeholder_id)
 
     def _sampled_ctc(self, frames, frame_lengths, asr_targets, windows_per_item, ctc_mask, negatives) -> Tensor | None:
         """Stage-1 CTC over a sampled vocabulary (targets + blank + random negatives); see `sampled_ctc_vocab`."""

@@ -147,7 +147,7 @@ def model_inputs(model, batch: TrainBatch, weights: LossWeights, encoder_frames=
         if encoder_frames is not None:
             inputs["encoder_frames"] = encoder_frames
         if weights.lm > 0:
-            inputs.update(text)
+            inputs.update(text, return_logits=False)  # the loss alone: the output head runs only where labels are
         return inputs
     return inputs | text | {"audios_per_row": batch.audios_per_row}
 

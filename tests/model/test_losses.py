@@ -1,9 +1,10 @@
-"""Stage-1 CTC over a sampled vocabulary: what it keeps; the full loss when nothing is left out."""
+"""Training losses: stage-1 CTC over a sampled vocabulary, the LM loss only at the labels, CTC over some rows."""
 
 import pytest
 import torch
 
-from soundwave.model.losses import ctc_loss, sampled_ctc_vocab
+from soundwave.model.losses import ctc_loss, lm_loss, lm_loss_at_targets, sampled_ctc_vocab
+from soundwave.model.splice import IGNORE_INDEX
 
 BLANK = 40
 VOCAB = 41
@@ -47,3 +48,33 @@ def test_model_stage1_sampled_ctc_equals_full_when_every_id_is_drawn(reference_m
     assert float(sampled) == pytest.approx(float(full), rel=1e-5)
     few = model(**inputs, ctc_negatives=8).loss
     assert float(few) < float(full)
+
+
+def test_lm_loss_at_targets_equals_lm_loss_and_its_gradient():
+    torch.manual_seed(0)
+    head = torch.nn.Linear(16, VOCAB, bias=False)
+    hidden = torch.randn(3, 9, 16, requires_grad=True)
+    labels = torch.full((3, 9), IGNORE_INDEX)
+    labels[0, 4:] = torch.randint(0, VOCAB, (5,))
+    labels[1, 7:] = torch.randint(0, VOCAB, (2,))
+    labels[2, 2:6] = torch.randint(0, VOCAB, (4,))  # right padding after the answer
+    full = lm_loss(head(hidden), labels)
+    (full_grad,) = torch.autograd.grad(full, hidden)
+    fast = lm_loss_at_targets(hidden, labels, head)
+    (fast_grad,) = torch.autograd.grad(fast, hidden)
+    assert float(fast.detach()) == pytest.approx(float(full.detach()), rel=1e-6)
+    assert torch.allclose(fast_grad, full_grad, atol=1e-7)
+    assert fast_grad[:, -1].abs().sum() == 0  # the last position predicts nothing
+
+
+def test_model_ctc_over_a_subset_of_rows_equals_those_rows_alone(reference_model, expected):
+    model = reference_model
+    frames = torch.randn(2, 60, model.config.audio_config.d_model)
+    lengths = torch.tensor([60, 44])
+    targets = expected["train.asr_targets"]
+    with torch.no_grad():
+        both = model(encoder_frames=(frames, lengths), asr_targets=targets).loss
+        first = model(encoder_frames=(frames[:1], lengths[:1]), asr_targets=targets[:1]).loss
+        masked = model(encoder_frames=(frames, lengths), asr_targets=targets, ctc_mask=torch.tensor([True, False]))
+    assert float(masked.loss) == pytest.approx(float(first), rel=1e-6)
+    assert float(masked.loss) != pytest.approx(float(both), rel=1e-3)

@@ -57,7 +57,8 @@ def test_prefill_logits_and_greedy_ids(k, reference_model, expected):
     assert greedy[0].tolist() == expected[f"s{k}.greedy_ids"].tolist()
 
 
-def test_training_losses_match_release(reference_model, expected, expected_json):
+@pytest.mark.parametrize("return_logits", [True, False], ids=["full-logits", "loss-only"])
+def test_training_losses_match_release(reference_model, expected, expected_json, return_logits):
     mel = torch.stack([expected["s0.input_features"], expected["s1.input_features"]])
     ids = expected["train.input_ids"]
     with torch.no_grad():  # the release's own mask: input_ids != <|eot_id|>
@@ -67,7 +68,9 @@ def test_training_losses_match_release(reference_model, expected, expected_json)
             audios=mel,
             labels=expected["train.labels"],
             asr_targets=expected["train.asr_targets"],
+            return_logits=return_logits,
         )
+    assert (out.logits is None) == (not return_logits)
     ref = expected_json["train"]
     assert abs(out.ce_loss.item() - ref["ce_loss"]) <= 1e-4 * ref["ce_loss"]
     assert abs(out.ctc_loss.item() - ref["ctc_loss"]) <= 1e-4 * ref["ctc_loss"]
