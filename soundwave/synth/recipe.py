@@ -14,7 +14,7 @@ import yaml
 from soundwave.errors import ConfigError
 
 TASKS = ("asr", "qa", "gender", "text")
-ASR_SOURCES = ("everyday", "fortune", "wordnet", "words")
+ASR_SOURCES = ("everyday", "fortune", "wordnet", "words", "definition", "fortune_wide")
 SPLITS = ("train", "valid", "test_heldout_voice")
 # natural-sounding voices weigh most; espeak-ng (robotic) adds accents and many timbres at a small weight
 DEFAULT_VOICES = {
@@ -78,7 +78,8 @@ class SynthRecipe:
         seed: seeds every draw (text, task, voice, augmentation, noise).
         num_train / num_valid / num_test: utterances per split (`test` is `test_heldout_voice`).
         tasks: task -> weight (asr, qa, gender, text); the held-out-voice test leaves out `text`.
-        asr_sources: text source -> weight for asr and gender audio (everyday, fortune, wordnet, words).
+        asr_sources: text source -> weight for asr and gender audio (everyday, fortune, wordnet, words,
+            definition, fortune_wide).
         voices: voice id -> weight, for train and valid.
         held_out_voices: voices used only in the held-out test; their speakers must not be in `voices`.
         text_holdout: fraction of sentences (by hash) reserved for valid and for test each, so no eval

@@ -1,5 +1,6 @@
 """Sentences to speak, from offline sources only: templated everyday sentences, short cleaned fortunes (Debian
-`fortunes`), usage examples from WordNet's glosses (Debian `wordnet-base`), word lists (Debian `wamerican`).
+`fortunes`), usage examples and definitions from WordNet's glosses (Debian `wordnet-base`), word lists (Debian
+`wamerican`).
 Every draw takes an explicit `random.Random`, so a seed fixes the text; `speakable` cleans text so every engine
 reads it the same way (numbers become words).
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +20,12 @@ FORTUNE_DIR = Path("/usr/share/games/fortunes")
 FORTUNE_FILES = (
     "fortunes", "wisdom", "cookie", "food", "kids", "education", "humorists", "literature",
     "love", "people", "pets", "platitudes", "science", "work", "miscellaneous", "sports",
+)  # fmt: skip
+# more collections for lexical breadth (source `fortune_wide`): plain English on other subjects; the same
+# by-hash text hold-out applies, so a fortune of the held-out 10 % is never spoken in train from here either
+WIDE_FORTUNE_FILES = (
+    "art", "computers", "definitions", "goedel", "law", "magic", "medicine", "news", "paradoxum", "pratchett",
+    "riddles", "songs-poems", "startrek", "tao", "translate-me",
 )  # fmt: skip
 WORDS_FILE = Path("/usr/share/dict/american-english")
 WORDNET_DIR = Path("/usr/share/wordnet")
@@ -86,11 +94,9 @@ def _clean_fortune(block: str) -> str | None:
     return text
 
 
-@cache
-def fortunes() -> tuple[str, ...]:
-    """Short fortunes (4-20 words, one sentence-ish, speakable), sorted; empty if `fortunes` is missing."""
+def _read_fortunes(names: tuple[str, ...]) -> tuple[str, ...]:
     found: set[str] = set()
-    for name in FORTUNE_FILES:
+    for name in names:
         path = FORTUNE_DIR / name
         if path.is_file():
             for block in path.read_text(errors="replace").split("\n%\n"):
@@ -98,6 +104,31 @@ def fortunes() -> tuple[str, ...]:
                 if text:
                     found.add(text)
     return tuple(sorted(found))
+
+
+@cache
+def fortunes() -> tuple[str, ...]:
+    """Short fortunes (4-20 words, one sentence-ish, speakable), sorted; empty if `fortunes` is missing."""
+    return _read_fortunes(FORTUNE_FILES)
+
+
+@cache
+def wide_fortunes() -> tuple[str, ...]:
+    """Short fortunes of the `WIDE_FORTUNE_FILES` collections not already in `fortunes()`, sorted."""
+    known = set(fortunes())
+    return tuple(sorted(t for t in _read_fortunes(WIDE_FORTUNE_FILES) if t not in known and _plain(t)))
+
+
+_SHOUTED = re.compile(r"\b[A-Z]{2,}\b")
+_INNER_CAPITAL = re.compile(r"(?<=\w )[A-Z]")
+
+
+def _plain(text: str, names: bool = True) -> bool:
+    """No shouted words, no inline attribution ("... -Goldwyn"), and with `names=False` no capital after the
+    first word (proper names, Latin genera) but "I"."""
+    if _SHOUTED.search(text) or re.search(r"\s-\s*[A-Z]", text):
+        return False
+    return names or not _INNER_CAPITAL.search(re.sub(r"\bI\b", "i", text))
 
 
 @cache
@@ -120,11 +151,8 @@ def clean_example(example: str) -> str | None:
     return text[0].upper() + text[1:]
 
 
-@cache
-def wordnet_examples() -> tuple[str, ...]:
-    """Usage examples from WordNet's glosses ("She sighed sadly."), cleaned and sorted; empty if WordNet is
-    missing. Everyday and literary English of every register: ~30,000 sentences."""
-    found: set[str] = set()
+def _wordnet_glosses() -> Iterator[str]:
+    """The gloss of every synset in WordNet's data files (what follows "|"), in file order."""
     for part in ("noun", "verb", "adj", "adv"):
         path = WORDNET_DIR / f"data.{part}"
         if not path.is_file():
@@ -132,16 +160,41 @@ def wordnet_examples() -> tuple[str, ...]:
         for line in path.read_text(errors="replace").splitlines():
             if line.startswith("  ") or "|" not in line:  # the licence header
                 continue
-            for example in _WORDNET_EXAMPLE.findall(line.split("|", 1)[1]):
-                text = clean_example(example)
-                if text:
-                    found.add(text)
-    return tuple(sorted(found))
+            yield line.split("|", 1)[1]
+
+
+@cache
+def wordnet_examples() -> tuple[str, ...]:
+    """Usage examples from WordNet's glosses ("She sighed sadly."), cleaned and sorted; empty if WordNet is
+    missing. Everyday and literary English of every register: ~30,000 sentences."""
+    found = {text for gloss in _wordnet_glosses() for text in map(clean_example, _WORDNET_EXAMPLE.findall(gloss))}
+    return tuple(sorted(found - {None}))
+
+
+@cache
+def wordnet_definitions() -> tuple[str, ...]:
+    """WordNet's definitions, the part of each gloss before its examples ("The act of folding in parallel
+    folds."), cleaned like the examples, without proper names, sorted; empty if WordNet is missing. ~70,000
+    phrases that name a far wider vocabulary than the examples (every sense of every word is defined)."""
+    found = {clean_example(gloss.split(";", 1)[0].split('"', 1)[0]) for gloss in _wordnet_glosses()}
+    return tuple(sorted(t for t in found - {None} if _plain(t, names=False)))
 
 
 def wordnet(rng: random.Random) -> str:
     """One WordNet usage example (falls back to a fortune when `wordnet-base` is not installed)."""
     pool = wordnet_examples()
+    return rng.choice(pool) if pool else fortune(rng)
+
+
+def definition(rng: random.Random) -> str:
+    """One WordNet definition (falls back to a usage example when `wordnet-base` is not installed)."""
+    pool = wordnet_definitions()
+    return rng.choice(pool) if pool else wordnet(rng)
+
+
+def wide_fortune(rng: random.Random) -> str:
+    """One fortune of the wider collections (falls back to `fortune`)."""
+    pool = wide_fortunes()
     return rng.choice(pool) if pool else fortune(rng)
 
 
@@ -217,4 +270,11 @@ def everyday(rng: random.Random) -> str:
     return text[0].upper() + text[1:]
 
 
-SOURCES = {"everyday": everyday, "fortune": fortune, "wordnet": wordnet, "words": word_list}
+SOURCES = {
+    "everyday": everyday,
+    "fortune": fortune,
+    "wordnet": wordnet,
+    "words": word_list,
+    "definition": definition,
+    "fortune_wide": wide_fortune,
+}

@@ -78,6 +78,55 @@ def test_wordnet_examples_are_read_from_glosses(tmp_path, monkeypatch) -> None:
         text.wordnet_examples.cache_clear()
 
 
+def test_wordnet_definitions_are_the_glosses_before_their_examples(tmp_path, monkeypatch) -> None:
+    (tmp_path / "data.noun").write_text(
+        "  1 This software and database is being provided to you, the LICENSEE\n"
+        '00406800 04 n 02 plication 0 | the act of folding in parallel folds; "a pleated skirt"\n'
+        "00406939 04 n 01 hanuman 0 | Hindu god of the monkeys in the Ramayana\n"  # a proper name: dropped
+        "00407090 04 n 01 jut 0 | a bump\n"  # too short: dropped
+        "00407091 04 n 01 fold 0 | a group of people who adhere to a common faith and habitually attend a given "
+        'church "the fold"\n'
+    )
+    monkeypatch.setattr(text, "WORDNET_DIR", tmp_path)
+    text.wordnet_definitions.cache_clear()
+    try:
+        assert text.wordnet_definitions() == (
+            "A group of people who adhere to a common faith and habitually attend a given church.",
+            "The act of folding in parallel folds.",
+        )
+        assert text.definition(random.Random(0)) in text.wordnet_definitions()
+    finally:
+        text.wordnet_definitions.cache_clear()
+
+
+def test_wide_fortunes_are_new_plain_and_clean(tmp_path, monkeypatch) -> None:
+    (tmp_path / "fortunes").write_text("A penny saved is a penny earned.\n%\nHe who hesitates is lost, they say.\n")
+    (tmp_path / "law").write_text(
+        "A penny saved is a penny earned.\n%\n"  # already in the main pool
+        "It is against the law to whistle under water.\n%\n"
+        "I'm mentally OVERDRAWN! What's that up ahead?\n%\n"  # shouted
+        "Our comedies are not to be laughed at. -Samuel Goldwyn\n"  # inline attribution
+    )
+    monkeypatch.setattr(text, "FORTUNE_DIR", tmp_path)
+    monkeypatch.setattr(text, "FORTUNE_FILES", ("fortunes",))
+    monkeypatch.setattr(text, "WIDE_FORTUNE_FILES", ("law",))
+    text.fortunes.cache_clear()
+    text.wide_fortunes.cache_clear()
+    try:
+        assert text.wide_fortunes() == ("It is against the law to whistle under water.",)
+        assert text.wide_fortune(random.Random(0)) == "It is against the law to whistle under water."
+    finally:
+        text.fortunes.cache_clear()
+        text.wide_fortunes.cache_clear()
+
+
+@pytest.mark.skipif(not text.wordnet_definitions(), reason="WordNet not installed (apt-get install wordnet-base)")
+def test_wordnet_definitions_pool_is_large_and_names_no_one() -> None:
+    pool = text.wordnet_definitions()
+    assert len(pool) > 50_000
+    assert all(text.speakable(s) == s and not re.search(r"(?<=\w )[A-Z]", re.sub(r"\bI\b", "i", s)) for s in pool)
+
+
 @pytest.mark.skipif(not text.wordnet_examples(), reason="WordNet not installed (apt-get install wordnet-base)")
 def test_wordnet_pool_is_large_and_clean() -> None:
     pool = text.wordnet_examples()
