@@ -99,6 +99,23 @@ class Pipeline:
             model = quantize_model(model, quantize)
         return cls(model, processor, model_generation_defaults(directory))
 
+    @classmethod
+    def from_model(cls, model, tokenizer, feature_extractor, generation: GenerationConfig | None = None) -> Pipeline:
+        """Wrap a model already in memory (just built, trained, or random at full size): nothing is read or written.
+
+            model, tokenizer, extractor = build_model(encoder="whisper-tiny.en", llm="smollm2-135m-instruct")
+            pipe = Pipeline.from_model(model, tokenizer, extractor)
+
+        Args:
+            model: a Soundwave or SpeechLLM model, already on its device and in its dtype.
+            tokenizer: the LLM's tokenizer, holding the model's audio placeholder token.
+            feature_extractor: the encoder's feature extractor (Whisper's for a Soundwave model).
+            generation: decoding defaults (None: the release's, as for a folder without `generation.yaml`).
+        """
+        from soundwave.inference.loader import processor_for
+
+        return cls(model, processor_for(model, tokenizer, feature_extractor), generation)
+
     # ---- audio --------------------------------------------------------------------------------------------------
     def _load(self, item: Item) -> np.ndarray | None:
         if item.audio is None:

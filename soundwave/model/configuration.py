@@ -11,9 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from transformers import AutoConfig, PreTrainedConfig, WhisperConfig
-from transformers.configuration_utils import SubConfigSpec
 
 from soundwave.errors import ConfigError
+from soundwave.model.sub_configs import (
+    HAS_SUB_CONFIG_SPEC,
+    SubConfig,
+    build_sub_configs,
+    sub_config_classes,
+    sub_config_specs,
+)
 
 MODES = ("released", "paper")
 PROMPT_FORMATS = ("release", "chat_template")
@@ -41,6 +47,10 @@ SOUNDWAVE_KEYS = (
     "audio_config",
     "text_model_type",
 )
+SUB_CONFIGS = {
+    "text_config": SubConfig(AutoConfig, model_type="llama"),
+    "audio_config": SubConfig(WhisperConfig, optional=True),
+}
 
 
 class SoundwaveConfig(PreTrainedConfig):
@@ -70,10 +80,10 @@ class SoundwaveConfig(PreTrainedConfig):
     """
 
     model_type = "Soundwave"
-    sub_configs_defaults = {
-        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama"),
-        "audio_config": SubConfigSpec(config_class=WhisperConfig, optional=True),
-    }
+    if HAS_SUB_CONFIG_SPEC:  # transformers 5.25; earlier 5.x (5.17): see sub_configs.py
+        sub_configs_defaults = sub_config_specs(SUB_CONFIGS)
+    else:
+        sub_configs = sub_config_classes(SUB_CONFIGS)
 
     text_config: dict | PreTrainedConfig | None = None
     audio_config: dict | PreTrainedConfig | None = None
@@ -97,6 +107,7 @@ class SoundwaveConfig(PreTrainedConfig):
     window_seconds: float = 30.0
 
     def __post_init__(self, **kwargs: Any) -> None:
+        build_sub_configs(self, SUB_CONFIGS)
         super().__post_init__(**kwargs)
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")

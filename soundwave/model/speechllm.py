@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreTrainedConfig, PreTrainedModel
-from transformers.configuration_utils import SubConfigSpec
 from transformers.utils import ModelOutput
 
 from soundwave.errors import ConfigError
@@ -29,6 +28,13 @@ from soundwave.model.projector import Projector
 from soundwave.model.soundwave import join_windows
 from soundwave.model.speech_encoder import SpeechEncoder
 from soundwave.model.splice import SplicedInputs, splice_audio
+from soundwave.model.sub_configs import (
+    HAS_SUB_CONFIG_SPEC,
+    SubConfig,
+    build_sub_configs,
+    sub_config_classes,
+    sub_config_specs,
+)
 
 AUDIO_TOKEN = "<audio>"
 DEFAULT_INSTRUCTION = "transcribe input speech to English text: "
@@ -36,6 +42,10 @@ SEED_SYSTEM_PROMPT = (  # the seed's llama_3_1 conversation template
     "A chat between a curious user and an artificial intelligence assistant. "
     "The assistant gives helpful, detailed, and polite answers to the user's questions."
 )
+SUB_CONFIGS = {
+    "encoder_config": SubConfig(AutoConfig, model_type="wavlm", optional=True),
+    "text_config": SubConfig(AutoConfig, model_type="llama", optional=True),
+}
 
 
 class SpeechLLMConfig(PreTrainedConfig):
@@ -59,10 +69,10 @@ class SpeechLLMConfig(PreTrainedConfig):
     """
 
     model_type = "speechllm"
-    sub_configs_defaults = {
-        "encoder_config": SubConfigSpec(config_class=AutoConfig, model_type="wavlm", optional=True),
-        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama", optional=True),
-    }
+    if HAS_SUB_CONFIG_SPEC:  # transformers 5.25; earlier 5.x (5.17): see sub_configs.py
+        sub_configs_defaults = sub_config_specs(SUB_CONFIGS)
+    else:
+        sub_configs = sub_config_classes(SUB_CONFIGS)
 
     speech_encoder_name_or_path: str | None = None
     text_decoder_name_or_path: str | None = None
@@ -80,6 +90,7 @@ class SpeechLLMConfig(PreTrainedConfig):
     system_prompt: str | None = SEED_SYSTEM_PROMPT
 
     def __post_init__(self, **kwargs) -> None:
+        build_sub_configs(self, SUB_CONFIGS)
         super().__post_init__(**kwargs)
         if self.downsample_factor < 1:
             raise ConfigError(f"downsample_factor must be >= 1, got {self.downsample_factor}")

@@ -192,3 +192,23 @@ def test_int8_quantization_merges_lora_first(tmp_path):
         [{"audio": np.zeros(8000, dtype=np.float32), "prompt": "Hi", "sampling_rate": 16000}], **GREEDY
     )[0]
     assert result.error is None and result.output_tokens > 0
+
+
+def test_from_model_wraps_an_in_memory_model_like_a_loaded_one(tmp_path):
+    from soundwave.inference.loader import processor_for
+    from soundwave.inference.pipeline import Pipeline
+    from soundwave.model.builder import build_model
+    from tests.model.test_builder import base_dir
+
+    model, tokenizer, extractor = build_model(
+        str(base_dir(tmp_path, "whisper")), str(base_dir(tmp_path, "llm_chatml")), mode="paper"
+    )
+    pipe = Pipeline.from_model(model, tokenizer, extractor, GenerationConfig(max_new_tokens=5, do_sample=False))
+    assert pipe.model is model and pipe.tokenizer is tokenizer
+    assert pipe.processor.prompt_format == model.config.prompt_format == "chat_template"
+    assert pipe.generation.max_new_tokens == 5 and not pipe.generation.do_sample
+    item = {"audio": np.sin(np.arange(16000, dtype=np.float32) / 9), "prompt": "Hi", "sampling_rate": 16000}
+    wrapped = pipe.generate_batch([item])[0]
+    by_hand = Pipeline(model, processor_for(model, tokenizer, extractor)).generate_batch([item], **GREEDY)[0]
+    assert wrapped.error is None and 0 < wrapped.output_tokens <= 5
+    assert by_hand.text.startswith(wrapped.text) and wrapped.audio_tokens == by_hand.audio_tokens > 0
