@@ -53,6 +53,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--num-beams", type=int, dest="num_beams", help="beam search width (default 1)")
     parser.add_argument(
+        "--ctc-blank-penalty",
+        type=float,
+        dest="ctc_blank_penalty",
+        help="with --ctc-weight: taken off CTC's blank log-prob, > 0 hears more words (default 0)",
+    )
+    parser.add_argument(
+        "--ctc-length-bonus",
+        type=float,
+        dest="ctc_length_bonus",
+        help="with --ctc-weight: added per token of the answer, > 0 makes it longer (default 0)",
+    )
+    parser.add_argument(
         "--group-by", dest="group_by", help="also score each value of this manifest field apart (voice, speaker)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -41,6 +41,8 @@ class EvalConfig:
     repetition_penalty: float | None = None  # Pipeline only; None: the model's default (1.0, no penalty)
     ctc_weight: float | None = None  # Pipeline only: joint CTC / LLM decoding (Soundwave models, transcripts)
     num_beams: int | None = None  # Pipeline only; None: the model's default (1)
+    ctc_blank_penalty: float | None = None  # Pipeline only, with ctc_weight: off CTC's blank log-prob (default 0)
+    ctc_length_bonus: float | None = None  # Pipeline only, with ctc_weight: per-token bonus (default 0)
     group_by: str | None = None  # also score each value of this manifest field apart ("voice", "speaker", ...)
 
     def __post_init__(self) -> None:  # validate, never rewrite
@@ -58,6 +60,8 @@ class EvalConfig:
             raise ConfigError(f"repetition_penalty: expected a positive number, got {self.repetition_penalty}")
         if self.ctc_weight is not None and not 0 <= self.ctc_weight <= 1:
             raise ConfigError(f"ctc_weight: expected a number in [0, 1], got {self.ctc_weight}")
+        if self.ctc_blank_penalty is not None and self.ctc_blank_penalty < 0:
+            raise ConfigError(f"ctc_blank_penalty: expected a number >= 0, got {self.ctc_blank_penalty}")
         if self.num_beams is not None and self.num_beams < 1:
             raise ConfigError(f"num_beams: expected a positive integer, got {self.num_beams}")
 

@@ -105,6 +105,15 @@ def per_row_log_probs(
     return log_probs, lengths, torch.tensor(active)
 
 
+def with_blank_penalty(log_probs: Tensor, blank_id: int, penalty: float) -> Tensor:
+    """(..., V) CTC log-probs with `penalty` taken off the blank's, renormalized; unchanged when it is 0."""
+    if penalty == 0:
+        return log_probs
+    shifted = log_probs.clone()
+    shifted[..., blank_id] -= penalty
+    return shifted.log_softmax(dim=-1)
+
+
 def full_score(r: Tensor, lengths: Tensor) -> Tensor:
     """(R,) log p(the prefix is the whole transcript), from its forward variables (R, T, 2) at the last frame."""
     last = (lengths - 1).clamp(min=0)
@@ -124,6 +133,9 @@ class CTCPrefixScorer(LogitsProcessor):
         candidates: LLM top-k tokens scored by CTC per step (the greedy CTC tokens are always added).
         num_beams: hypotheses per item (rows of `input_ids` are item-major).
         active: (N,) bool, items CTC applies to (others decode as if the processor were absent).
+        blank_penalty: subtracted from the blank's log-prob before renormalizing (`with_blank_penalty`): > 0 makes
+            CTC hear more tokens where it is unsure, against its deletions.
+        length_bonus: added to the joint score of every token but the end: > 0 makes answers longer.
     """
 
     def __init__(
@@ -136,10 +148,13 @@ class CTCPrefixScorer(LogitsProcessor):
         candidates: int = 8,
         num_beams: int = 1,
         active: Tensor | None = None,
+        blank_penalty: float = 0.0,
+        length_bonus: float = 0.0,
     ) -> None:
         if not 0 < weight <= 1:
             raise ValueError(f"ctc_weight must be in (0, 1], got {weight}")
-        self.logp = ctc_log_probs.float()
+        self.logp = with_blank_penalty(ctc_log_probs.float(), blank_id, blank_penalty)
+        self.length_bonus = length_bonus
         self.lengths = ctc_lengths.to(self.logp.device)
         self.blank_id, self.eos = blank_id, list(eos_token_ids)
         self.weight, self.candidates, self.num_beams = weight, candidates, num_beams
@@ -186,7 +201,7 @@ class CTCPrefixScorer(LogitsProcessor):
         r_new, psi = prefix_extend(
             self.logp[items], self.lengths[items], r_prefix, last, empty, cands, self.blank_id
         )  # (R', K, T, 2), (R', K)
-        joint = (1 - self.weight) * llm.gather(1, cands) + self.weight * (psi - psi_prefix[:, None])
+        joint = (1 - self.weight) * llm.gather(1, cands) + self.weight * (psi - psi_prefix[:, None]) + self.length_bonus
         ends = (1 - self.weight) * llm[:, self.eos] + self.weight * (
             full_score(r_prefix, self.lengths[items]) - psi_prefix
         )[:, None]  # (R', E)

@@ -28,6 +28,8 @@ class GenerationConfig:
     num_beams: int = 1
     ctc_weight: float = 0.0  # joint CTC / LLM decoding for transcripts (Soundwave models; 0: off, ctc_prefix.py)
     ctc_candidates: int = 8  # LLM top-k tokens CTC scores per step (the greedy CTC tokens are always scored)
+    ctc_blank_penalty: float = 0.0  # taken off CTC's blank log-prob in joint decoding (> 0: fewer deletions)
+    ctc_length_bonus: float = 0.0  # added per token in joint decoding (> 0: longer answers)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -44,6 +46,8 @@ class GenerationConfig:
             raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
         if self.ctc_candidates < 1:
             raise ValueError(f"ctc_candidates must be >= 1, got {self.ctc_candidates}")
+        if self.ctc_blank_penalty < 0:
+            raise ValueError(f"ctc_blank_penalty must be >= 0, got {self.ctc_blank_penalty}")
 
     def with_overrides(self, **overrides) -> GenerationConfig:
         """A copy with `overrides`; `greedy=True` is shorthand for `do_sample=False`."""

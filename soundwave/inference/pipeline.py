@@ -241,6 +241,8 @@ class Pipeline:
             candidates=config.ctc_candidates,
             num_beams=config.num_beams,
             active=active,
+            blank_penalty=config.ctc_blank_penalty,
+            length_bonus=config.ctc_length_bonus,
         )
         return {"logits_processor": LogitsProcessorList([scorer])}
 

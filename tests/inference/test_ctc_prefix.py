@@ -11,6 +11,7 @@ from soundwave.inference.ctc_prefix import (
     full_score,
     per_row_log_probs,
     prefix_extend,
+    with_blank_penalty,
 )
 
 BLANK, V, T = 0, 6, 9
@@ -121,6 +122,44 @@ def test_per_row_log_probs_joins_a_recordings_windows():
     assert torch.allclose(log_probs[0, 4:6], logits[1, :2].log_softmax(-1))
     _, _, active = per_row_log_probs(logits, torch.tensor([4, 2, 3]), None, torch.tensor([3, 0]), rows=2)
     assert active.tolist() == [False, False]
+
+
+def test_blank_penalty_moves_mass_from_the_blank_to_the_labels():
+    torch.manual_seed(3)
+    logp = torch.randn(2, T, V).log_softmax(-1)
+    assert with_blank_penalty(logp, BLANK, 0.0) is logp
+    shifted = with_blank_penalty(logp, BLANK, 1.5)
+    assert torch.allclose(shifted.exp().sum(-1), torch.ones(2, T))  # still distributions
+    assert (shifted[..., BLANK] < logp[..., BLANK]).all() and (shifted[..., 1:] > logp[..., 1:]).all()
+    ratio = (shifted[..., 2] - shifted[..., 1]) - (logp[..., 2] - logp[..., 1])  # labels keep their odds
+    assert torch.allclose(ratio, torch.zeros_like(ratio), atol=1e-5)
+
+
+def test_blank_penalty_lets_a_faint_token_be_heard():
+    """A token CTC gives 10 % at one frame (blank 90 %): the LLM's end wins unpenalized, the token with a penalty."""
+    eos = V
+    logits = torch.full((1, 5, V), -20.0)
+    logits[0, :, BLANK] = 0.0
+    logits[0, 2, 3] = float(torch.tensor(0.1 / 0.9).log())
+    logp = logits.log_softmax(-1)
+    llm = torch.zeros(3, V + 1)
+    llm[:, eos] = 1.0  # the LLM mildly prefers to stop
+    plain = CTCPrefixScorer(logp, torch.tensor([5]), BLANK, [eos], weight=0.5, candidates=V + 1)
+    penalized = CTCPrefixScorer(logp, torch.tensor([5]), BLANK, [eos], weight=0.5, candidates=V + 1, blank_penalty=4.0)
+    assert _greedy(plain, llm, 3, eos) == [eos]
+    assert _greedy(penalized, llm, 3, eos) == [3, eos]
+
+
+def test_length_bonus_lengthens_the_answer_by_the_bonus_alone():
+    eos = V
+    logp = _peaky([2, 4])
+    llm = torch.zeros(4, V + 1)
+    llm[1:, eos] = 20.0  # the LLM wants to stop after one token, where CTC heard two
+    scorer = CTCPrefixScorer(logp, torch.tensor([12]), BLANK, [eos], weight=0.5, candidates=3)
+    assert _greedy(scorer, llm, 4, eos) == [2, eos]
+    # the bonus outweighs the LLM where CTC hears more, not where CTC is sure that nothing follows "2 4"
+    scorer = CTCPrefixScorer(logp, torch.tensor([12]), BLANK, [eos], weight=0.5, candidates=3, length_bonus=4.0)
+    assert _greedy(scorer, llm, 4, eos) == [2, 4, eos]
 
 
 def test_weight_must_be_in_range():
