@@ -3,7 +3,8 @@
     python bench/ctc_wer.py runs/mini/stage1e/final data/eval/synth_heldout_asr.jsonl [more.jsonl] [--group-by voice]
 
 Every clip of each manifest is scored (training's validation scores only a few length-sorted batches), with the
-same Whisper normalizer as `soundwave eval`. Prints one line per manifest: clips, WER, CTC peaks per second.
+same Whisper normalizer as `soundwave eval`. Prints one line per manifest: clips, WER, CTC peaks per second, and for
+a model with a spelling head (`model.spelling_head`) the greedy WER of its character CTC too.
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ def ctc_transcripts(pipe: Pipeline, waves: list, batch_size: int = 16) -> tuple[
             peaks += len(ids)
             texts.append(processor.tokenizer.decode(ids, skip_special_tokens=True))
     return texts, peaks
+
+
+@torch.inference_mode()
+def spelling_transcripts(pipe: Pipeline, waves: list, batch_size: int = 16) -> list[str]:
+    """Greedy decodes of the spelling head (character CTC) of `waves`."""
+    texts = []
+    for start in tqdm(range(0, len(waves), batch_size), desc="spelling", unit="batch", leave=False):
+        audio = pipe.processor.audio_batch(waves[start : start + batch_size])
+        texts += pipe.model.spelling_texts(audio.audios, audio.audio_lengths)
+    return texts
 
 
 def group_wers(samples: list, texts: list[str], field: str) -> dict[str, float]:
@@ -69,6 +80,15 @@ def main() -> None:
         if args.group_by:
             results[str(manifest)]["groups"] = groups = group_wers(samples, texts, args.group_by)
             print("  " + ", ".join(f"{name} {100 * value:.1f} %" for name, value in groups.items()))
+        if getattr(pipe.model, "spelling_head", None) is not None:
+            spelled = spelling_transcripts(pipe, waves)
+            score = wer([normalize_text(s.transcript) for s in samples], [normalize_text(t) for t in spelled])
+            results[str(manifest)]["spelling_wer"] = score
+            print(f"  spelling head (character CTC): greedy WER {100 * score:.1f} %")
+            if args.group_by:
+                groups = group_wers(samples, spelled, args.group_by)
+                results[str(manifest)]["spelling_groups"] = groups
+                print("  " + ", ".join(f"{name} {100 * value:.1f} %" for name, value in groups.items()))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

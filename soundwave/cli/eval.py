@@ -65,6 +65,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --ctc-weight: added per token of the answer, > 0 makes it longer (default 0)",
     )
     parser.add_argument(
+        "--spelling-weight",
+        type=float,
+        dest="spelling_weight",
+        help="joint decoding weight of the spelling CTC (Soundwave models with a spelling head; default 0: off)",
+    )
+    parser.add_argument(
         "--group-by", dest="group_by", help="also score each value of this manifest field apart (voice, speaker)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

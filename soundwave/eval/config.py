@@ -43,6 +43,7 @@ class EvalConfig:
     num_beams: int | None = None  # Pipeline only; None: the model's default (1)
     ctc_blank_penalty: float | None = None  # Pipeline only, with ctc_weight: off CTC's blank log-prob (default 0)
     ctc_length_bonus: float | None = None  # Pipeline only, with ctc_weight: per-token bonus (default 0)
+    spelling_weight: float | None = None  # Pipeline only: the spelling CTC's joint-decoding weight (default 0)
     group_by: str | None = None  # also score each value of this manifest field apart ("voice", "speaker", ...)
 
     def __post_init__(self) -> None:  # validate, never rewrite
@@ -60,6 +61,8 @@ class EvalConfig:
             raise ConfigError(f"repetition_penalty: expected a positive number, got {self.repetition_penalty}")
         if self.ctc_weight is not None and not 0 <= self.ctc_weight <= 1:
             raise ConfigError(f"ctc_weight: expected a number in [0, 1], got {self.ctc_weight}")
+        if self.spelling_weight is not None and not 0 <= self.spelling_weight <= 1:
+            raise ConfigError(f"spelling_weight: expected a number in [0, 1], got {self.spelling_weight}")
         if self.ctc_blank_penalty is not None and self.ctc_blank_penalty < 0:
             raise ConfigError(f"ctc_blank_penalty: expected a number >= 0, got {self.ctc_blank_penalty}")
         if self.num_beams is not None and self.num_beams < 1:

@@ -15,10 +15,14 @@ Only meaningful when the answer is the transcript (ASR); `ctc_weight: 0` (the de
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 from transformers import LogitsProcessor
+
+if TYPE_CHECKING:
+    from soundwave.inference.spelling_prefix import SpellingScorer
 
 NEG_INF = float("-inf")
 TRANSCRIBE_WEIGHT = 0.5  # what transcription uses on Soundwave models (docs/mini.md: best of 0.3 / 0.5 / 0.7 on valid)
@@ -136,6 +140,8 @@ class CTCPrefixScorer(LogitsProcessor):
         blank_penalty: subtracted from the blank's log-prob before renormalizing (`with_blank_penalty`): > 0 makes
             CTC hear more tokens where it is unsure, against its deletions.
         length_bonus: added to the joint score of every token but the end: > 0 makes answers longer.
+        spelling: the spelling CTC's scorer (`spelling_prefix.py`), which also proposes the tokens that spell what
+            it heard next; spelling_weight: its weight (the LLM's: 1 - weight - spelling_weight).
     """
 
     def __init__(
@@ -150,9 +156,17 @@ class CTCPrefixScorer(LogitsProcessor):
         active: Tensor | None = None,
         blank_penalty: float = 0.0,
         length_bonus: float = 0.0,
+        spelling: SpellingScorer | None = None,
+        spelling_weight: float = 0.0,
     ) -> None:
-        if not 0 < weight <= 1:
-            raise ValueError(f"ctc_weight must be in (0, 1], got {weight}")
+        if not 0 <= weight <= 1 or not 0 <= spelling_weight <= 1 or not 0 < weight + spelling_weight <= 1:
+            raise ValueError(
+                "ctc_weight and spelling_weight must be in [0, 1] with a sum in (0, 1], "
+                f"got {weight}, {spelling_weight}"
+            )
+        if spelling_weight > 0 and spelling is None:
+            raise ValueError("spelling_weight > 0 needs the spelling CTC's scores (a model with a spelling head)")
+        self.spelling, self.spelling_weight = spelling, spelling_weight
         self.logp = with_blank_penalty(ctc_log_probs.float(), blank_id, blank_penalty)
         self.length_bonus = length_bonus
         self.lengths = ctc_lengths.to(self.logp.device)
@@ -195,16 +209,22 @@ class CTCPrefixScorer(LogitsProcessor):
         top = llm.topk(min(self.candidates, llm.shape[1]), dim=-1).indices  # (R', k)
         heard = self.heard[items]
         heard = torch.where(heard == self.blank_id, top[:, :1], heard)  # padding: a duplicate, never the blank
-        cands = torch.cat([top, heard], dim=1)  # (R', K): duplicates score the same
+        cands = torch.cat([top, heard, self._spelled(items, prefixes, top)], dim=1)  # (R', K): duplicates score same
         empty = torch.tensor([not p for p in prefixes])
         last = torch.tensor([p[-1] if p else -1 for p in prefixes])
         r_new, psi = prefix_extend(
             self.logp[items], self.lengths[items], r_prefix, last, empty, cands, self.blank_id
         )  # (R', K, T, 2), (R', K)
-        joint = (1 - self.weight) * llm.gather(1, cands) + self.weight * (psi - psi_prefix[:, None]) + self.length_bonus
-        ends = (1 - self.weight) * llm[:, self.eos] + self.weight * (
-            full_score(r_prefix, self.lengths[items]) - psi_prefix
-        )[:, None]  # (R', E)
+        llm_weight = 1 - self.weight - self.spelling_weight
+        joint = llm_weight * llm.gather(1, cands) + self.length_bonus  # (R', K)
+        ends = llm_weight * llm[:, self.eos]  # (R', E)
+        if self.weight > 0:  # (0 x -inf would be nan)
+            joint = joint + self.weight * (psi - psi_prefix[:, None])
+            ends = ends + self.weight * (full_score(r_prefix, self.lengths[items]) - psi_prefix)[:, None]
+        if self.spelling_weight > 0:
+            spell_delta, spell_end = self.spelling.score(items.tolist(), prefixes, cands)  # (R', K), (R',)
+            joint = joint + self.spelling_weight * spell_delta
+            ends = ends + self.spelling_weight * spell_end[:, None]
         mixed = torch.full((len(rows), llm.shape[1]), NEG_INF)
         mixed = mixed.scatter(1, cands, joint.nan_to_num(nan=NEG_INF)).index_copy(
             1, torch.tensor(self.eos), ends.nan_to_num(nan=NEG_INF)
@@ -219,6 +239,17 @@ class CTCPrefixScorer(LogitsProcessor):
             for k, c in enumerate(cands[n].tolist())
         }
         return out.to(scores.dtype)
+
+    def _spelled(self, items: Tensor, prefixes: list[tuple], top: Tensor) -> Tensor:
+        """(R', S) tokens that spell what the spelling CTC heard next (padded with the LLM's top token)."""
+        if self.spelling_weight <= 0:
+            return top[:, :0]
+        found = [self.spelling.candidates(int(i), p) for i, p in zip(items, prefixes, strict=True)]
+        width = max([1, *(len(f) for f in found)])
+        out = top[:, :1].repeat(1, width)
+        for row, ids in enumerate(found):
+            out[row, : len(ids)] = torch.tensor(ids, dtype=out.dtype)
+        return out
 
     def _scores_row(self, row: int, answer: tuple) -> bool:
         """CTC scores a row while its item is active and its answer has not ended."""

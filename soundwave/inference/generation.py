@@ -30,6 +30,7 @@ class GenerationConfig:
     ctc_candidates: int = 8  # LLM top-k tokens CTC scores per step (the greedy CTC tokens are always scored)
     ctc_blank_penalty: float = 0.0  # taken off CTC's blank log-prob in joint decoding (> 0: fewer deletions)
     ctc_length_bonus: float = 0.0  # added per token in joint decoding (> 0: longer answers)
+    spelling_weight: float = 0.0  # the spelling CTC's weight in joint decoding (models with a spelling head)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -46,6 +47,11 @@ class GenerationConfig:
             raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
         if self.ctc_candidates < 1:
             raise ValueError(f"ctc_candidates must be >= 1, got {self.ctc_candidates}")
+        if not 0 <= self.spelling_weight <= 1 or self.ctc_weight + self.spelling_weight > 1:
+            raise ValueError(
+                f"spelling_weight must be in [0, 1 - ctc_weight], got {self.spelling_weight} "
+                f"(ctc_weight {self.ctc_weight})"
+            )
         if self.ctc_blank_penalty < 0:
             raise ValueError(f"ctc_blank_penalty must be >= 0, got {self.ctc_blank_penalty}")
 

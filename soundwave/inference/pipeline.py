@@ -217,7 +217,7 @@ class Pipeline:
 
     def _ctc_kwargs(self, batch: dict, audio, config: GenerationConfig) -> dict:
         """`logits_processor` for joint CTC / LLM decoding when `ctc_weight` > 0 (rows with one recording)."""
-        if config.ctc_weight <= 0:
+        if config.ctc_weight <= 0 and config.spelling_weight <= 0:
             return {}
         if not self.has_ctc or getattr(audio, "ctc_logits", None) is None:
             raise SoundwaveError("ctc_weight needs a Soundwave model (one with a CTC alignment adapter)")
@@ -243,8 +243,28 @@ class Pipeline:
             active=active,
             blank_penalty=config.ctc_blank_penalty,
             length_bonus=config.ctc_length_bonus,
+            spelling=self._spelling_scorer(batch, audio) if config.spelling_weight > 0 else None,
+            spelling_weight=config.spelling_weight,
         )
         return {"logits_processor": LogitsProcessorList([scorer])}
+
+    def _spelling_scorer(self, batch: dict, audio):
+        """The spelling CTC's prefix scorer for joint decoding (`spelling_prefix.py`)."""
+        if getattr(audio, "spelling_logits", None) is None:
+            raise SoundwaveError("spelling_weight needs a Soundwave model with a spelling head (model.spelling_head)")
+        from soundwave.inference.ctc_prefix import per_row_log_probs
+        from soundwave.inference.spelling_prefix import SpellingScorer, TokenSpeller
+
+        if getattr(self, "_speller", None) is None:
+            self._speller = TokenSpeller(self.tokenizer, self.model.config.vocab_size)
+        log_probs, lengths, _ = per_row_log_probs(
+            audio.spelling_logits,
+            audio.spelling_lengths,
+            batch.get("windows_per_item"),
+            batch.get("audios_per_row"),
+            rows=batch["input_ids"].shape[0],
+        )
+        return SpellingScorer(log_probs, lengths, self._speller)
 
     @staticmethod
     def _per_row(batch: dict, audio_tokens: list[int]) -> tuple[list[int], list[int]]:

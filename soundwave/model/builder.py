@@ -50,6 +50,9 @@ SOUNDWAVE_ONLY = (
     "adapter_temporal",
     "adapter_dropout",
     "posterior_embeds",
+    "spelling_head",
+    "spelling_dim",
+    "spelling_layers",
     "ctc_weight",
     "mask_eot_keys",
     "prompt_format",
@@ -98,6 +101,9 @@ class ModelSpec:
     adapter_temporal: bool | None = None
     adapter_dropout: float = 0.1
     posterior_embeds: bool = False
+    spelling_head: bool = False
+    spelling_dim: int = 256
+    spelling_layers: int = 2
     ctc_weight: float = 0.3
     mask_eot_keys: bool | None = None
     prompt_format: Literal["release", "chat_template"] | None = None
@@ -216,14 +222,18 @@ def build_soundwave(spec: ModelSpec, dtype: torch.dtype = torch.float32):
         adapter_temporal=spec.adapter_temporal,
         adapter_dropout=spec.adapter_dropout,
         posterior_embeds=spec.posterior_embeds,
+        spelling_head=spec.spelling_head,
+        spelling_dim=spec.spelling_dim,
+        spelling_layers=spec.spelling_layers,
         prompt_format=prompt_format,
         system_prompt=spec.system_prompt,
     )
     with torch.device("meta"):  # the LLM and encoder are swapped in below: never allocate random copies
         model = SoundwaveForCausalLM(config)
     model.llm, model.audio_encoder = llm, audio_encoder
-    for adapter in (model.align_adapter, model.shrink_adapter):
-        reset_module(adapter.to_empty(device="cpu"))
+    for adapter in (model.align_adapter, model.shrink_adapter, model.spelling_head):
+        if adapter is not None:
+            reset_module(adapter.to_empty(device="cpu"))
     init_soundwave_adapters(model)
     return model.to(dtype), tokenizer, load_feature_extractor_for(encoder_dir, audio_encoder.whisper.config)
 

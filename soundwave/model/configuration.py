@@ -41,6 +41,9 @@ SOUNDWAVE_KEYS = (
     "adapter_temporal",
     "adapter_dropout",
     "posterior_embeds",
+    "spelling_head",
+    "spelling_dim",
+    "spelling_layers",
     "prompt_format",
     "system_prompt",
     "window_seconds",
@@ -102,6 +105,9 @@ class SoundwaveConfig(PreTrainedConfig):
     adapter_temporal: bool | None = None
     adapter_dropout: float = 0.1
     posterior_embeds: bool = False
+    spelling_head: bool = False
+    spelling_dim: int = 256
+    spelling_layers: int = 2
     prompt_format: str = "release"
     system_prompt: str | None = None
     window_seconds: float = 30.0

@@ -21,6 +21,8 @@ from soundwave.model.configuration import SoundwaveConfig
 from soundwave.model.generation import AudioGenerationMixin, llm_cache
 from soundwave.model.losses import ctc_loss, lm_loss, lm_loss_at_targets, sampled_ctc_vocab
 from soundwave.model.shrink_adapter import ShrinkAdapter
+from soundwave.model.spelling import BLANK as SPELLING_BLANK
+from soundwave.model.spelling import SpellingHead
 from soundwave.model.splice import SplicedInputs, splice_audio
 from soundwave.prompts import AUDIO_PATCH
 
@@ -36,6 +38,8 @@ class AudioEncoding:
     tokens: Tensor  # (W, T')     CTC argmax per frame
     keep: Tensor  # (W, T')       frames kept by the shrinking step
     aligned: Tensor  # (W, T', D) alignment adapter output
+    spelling_logits: Tensor | None = None  # (W, T, C) spelling CTC logits per window (models with a spelling head)
+    spelling_lengths: Tensor | None = None  # (W,)      valid T per window
 
 
 @dataclass
@@ -44,6 +48,7 @@ class SoundwaveOutput(ModelOutput):
     logits: Tensor | None = None
     ce_loss: Tensor | None = None
     ctc_loss: Tensor | None = None
+    spelling_loss: Tensor | None = None
     labels: Tensor | None = None  # (B, L) labels aligned with `logits` after the splice
     attention_mask: Tensor | None = None  # (B, L)
     cache: object | None = None  # the LLM's KV cache (transformers 5.24 renamed past_key_values)
@@ -103,6 +108,11 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
             config.adapter_dropout,
             paper=paper,
             posterior_embeds=config.posterior_embeds,
+        )
+        self.spelling_head = (
+            SpellingHead(config.audio_config.d_model, config.spelling_dim, config.spelling_layers)
+            if config.spelling_head
+            else None
         )
         self.llm = AutoModelForCausalLM.from_config(config.text_config)
         self.post_init()
@@ -186,7 +196,18 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         )
         if windows_per_item is not None:
             embeds, lengths = join_windows(embeds, lengths, windows_per_item)
-        return AudioEncoding(embeds, lengths, ctc_logits, ctc_lengths, tokens, keep, aligned)
+        spelling = self.spelling_head(frames.to(self.dtype), frame_lengths) if self.spelling_head is not None else None
+        return AudioEncoding(
+            embeds,
+            lengths,
+            ctc_logits,
+            ctc_lengths,
+            tokens,
+            keep,
+            aligned,
+            spelling,
+            frame_lengths if spelling is not None else None,
+        )
 
     def empty_audio_encoding(self) -> AudioEncoding:
         """No audio at all in the batch (text-only rows)."""
@@ -236,6 +257,7 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         encoder_frames: tuple[Tensor, Tensor] | None = None,
         ctc_mask: Tensor | None = None,
         ctc_negatives: int | None = None,
+        spelling_targets: Tensor | None = None,
         return_logits: bool = True,
         **llm_kwargs,
     ) -> SoundwaveOutput:
@@ -255,6 +277,8 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
             ctc_mask: (N,) which audios count in the CTC loss (default: all).
             ctc_negatives: stage 1 only: CTC over the targets + blank + this many random ids (`sampled_ctc_vocab`)
                 instead of the whole vocabulary.
+            spelling_targets: (N, C) spelling CTC labels per audio (`spell`), padded with -100; the spelling head's
+                loss (models with one). With `input_ids` None and no `asr_targets`, only the spelling head runs.
             return_logits: False (training): with `labels`, the LLM's output head runs only where a label is
                 (`lm_loss_at_targets`, same loss) and the output carries no logits.
         """
@@ -262,12 +286,14 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         if input_ids is None:  # stage 1: CTC only, the LLM is never run
             if frames is None:  # a batch of text-only samples: nothing to align
                 return SoundwaveOutput()
+            ctc = None
             if ctc_negatives:
                 ctc = self._sampled_ctc(frames, frame_lengths, asr_targets, windows_per_item, ctc_mask, ctc_negatives)
-            else:
+            elif asr_targets is not None:
                 _, ctc_logits, ctc_lengths = self.align(frames, frame_lengths)
                 ctc = self._ctc(ctc_logits, ctc_lengths, asr_targets, windows_per_item, ctc_mask)
-            return SoundwaveOutput(loss=ctc, ctc_loss=ctc)
+            spelling = self._spelling_loss(frames, frame_lengths, spelling_targets, windows_per_item, ctc_mask)
+            return SoundwaveOutput(loss=ctc if ctc is not None else spelling, ctc_loss=ctc, spelling_loss=spelling)
         if frames is None:
             audio = self.empty_audio_encoding()
         else:
@@ -293,11 +319,13 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         loss = None
         if ce is not None:
             loss = ce + self.config.ctc_weight * ctc if ctc is not None else ce
+        spelling = self._spelling_loss(frames, frame_lengths, spelling_targets, windows_per_item, ctc_mask)
         return SoundwaveOutput(
             loss=loss,
             logits=None if loss_only else out.logits,
             ce_loss=ce,
             ctc_loss=ctc,
+            spelling_loss=spelling,
             labels=inputs.labels,
             attention_mask=inputs.attention_mask,
             cache=llm_cache(out),
@@ -324,6 +352,25 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         if windows.numel() < ctc_logits.shape[0]:  # a subset: copy those rows (all rows: no vocabulary-sized copy)
             ctc_logits, ctc_lengths = ctc_logits[windows], ctc_lengths[windows]
         return ctc_loss(ctc_logits, ctc_lengths, asr_targets[targets], blank_id=self.placeholder_id)
+
+    def _spelling_loss(self, frames, frame_lengths, spelling_targets, windows_per_item, ctc_mask) -> Tensor | None:
+        """The spelling head's character CTC over the audios the token CTC would score (None without targets)."""
+        if spelling_targets is None or frames is None or self.spelling_head is None:
+            return None
+        windows, targets = ctc_rows(windows_per_item, ctc_mask, spelling_targets.shape[0], frames.device)
+        if windows.numel() == 0:
+            return None
+        logits = self.spelling_head(frames[windows].to(self.dtype), frame_lengths[windows])  # (N', T, C)
+        return ctc_loss(logits, frame_lengths[windows], spelling_targets[targets], blank_id=SPELLING_BLANK)
+
+    def spelling_texts(self, mel: Tensor, mel_lengths: Tensor | None = None) -> list[str]:
+        """What the spelling head alone hears: greedy character CTC per window (models with a spelling head)."""
+        from soundwave.model.spelling import greedy_spelling
+
+        if self.spelling_head is None:
+            raise ValueError("this model has no spelling head (model.spelling_head: false)")
+        frames, frame_lengths = self.encode_frames(mel, mel_lengths)
+        return greedy_spelling(self.spelling_head(frames.to(self.dtype), frame_lengths), frame_lengths)
 
     def _sampled_ctc(self, frames, frame_lengths, asr_targets, windows_per_item, ctc_mask, negatives) -> Tensor | None:
         """Stage-1 CTC over a sampled vocabulary (targets + blank + random negatives); see `sampled_ctc_vocab`."""

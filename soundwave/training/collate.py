@@ -14,6 +14,7 @@ from torch import Tensor
 
 from soundwave.data.dataset import Example
 from soundwave.inference.processor import SpeechProcessor
+from soundwave.model.spelling import spell
 from soundwave.model.splice import IGNORE_INDEX
 from soundwave.prompts import Turn
 from soundwave.training.ctc_targets import CtcTargets
@@ -30,6 +31,7 @@ class TrainBatch:
     windows_per_item: Tensor | None  # (N,) windows per audio
     asr_targets: Tensor | None  # (N, T) transcript ids per audio, IGNORE_INDEX-padded
     has_transcript: Tensor | None  # (N,) bool: the audio has a transcript and fits one window (CTC applies)
+    spelling_targets: Tensor | None = None  # (N, C) spelling CTC labels per audio (`spell`), IGNORE_INDEX-padded
     ids: list[str] = field(default_factory=list)  # sample ids, for the encoder cache and logs
     transcripts: list[str | None] = field(default_factory=list)  # per audio, for validation WER
 
@@ -70,7 +72,7 @@ class TrainingCollator:
         self.ctc_targets = ctc_targets or CtcTargets(processor.tokenizer)
 
     def __call__(self, examples: Sequence[Example]) -> TrainBatch:
-        rows, waves, targets, has_transcript = [], [], [], []
+        rows, waves, targets, spellings, has_transcript = [], [], [], [], []
         for example in examples:
             sample, audio = example.sample, example.waveform is not None
             ids, labels = conversation_ids(self.processor, sample.prompt, sample.answer, audio)
@@ -81,6 +83,7 @@ class TrainingCollator:
                 waves.append(example.waveform)
                 text = sample.transcript or ""
                 targets.append(self.ctc_targets(text) if text else [])
+                spellings.append(spell(text) if text else [])
                 has_transcript.append(bool(text) and example.waveform.shape[0] <= self.processor.window)
         input_ids, attention_mask, labels = self._pad(rows)
         batch = TrainBatch(
@@ -103,10 +106,8 @@ class TrainingCollator:
                 audio.audio_lengths,
                 audio.windows_per_item,
             )
-            width = max(1, max(len(t) for t in targets))
-            batch.asr_targets = torch.full((len(targets), width), IGNORE_INDEX, dtype=torch.long)
-            for i, target in enumerate(targets):
-                batch.asr_targets[i, : len(target)] = torch.tensor(target, dtype=torch.long)
+            batch.asr_targets = padded(targets)
+            batch.spelling_targets = padded(spellings)
             batch.has_transcript = torch.tensor(has_transcript)
         return batch
 
@@ -120,3 +121,11 @@ class TrainingCollator:
             mask[i, : len(ids)] = 1
             labels[i, : len(ids)] = torch.tensor(row_labels)
         return input_ids, mask, labels
+
+
+def padded(rows: list[list[int]]) -> Tensor:
+    """(N, max length) ids, IGNORE_INDEX-padded (width at least 1)."""
+    out = torch.full((len(rows), max(1, max(len(r) for r in rows))), IGNORE_INDEX, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return out

@@ -33,14 +33,18 @@ MODULE_GROUPS = {
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the two losses. lm = 0 skips the LLM entirely (stage 1: CTC only)."""
+    """Weights of the losses. lm = 0 skips the LLM entirely (stage 1: CTC only); `spelling` trains the spelling
+    head's character CTC (models with `model.spelling_head`; ctc = lm = 0 trains it alone)."""
 
     ctc: float = 0.3
     lm: float = 1.0
+    spelling: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.ctc < 0 or self.lm < 0 or self.ctc + self.lm == 0:
-            raise ConfigError(f"loss_weights must be >= 0 and not both 0, got ctc={self.ctc} lm={self.lm}")
+        if min(self.ctc, self.lm, self.spelling) < 0 or self.ctc + self.lm + self.spelling == 0:
+            raise ConfigError(
+                f"loss_weights must be >= 0 and not all 0, got ctc={self.ctc} lm={self.lm} spelling={self.spelling}"
+            )
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,9 @@ class ModelSection:
     adapter_temporal: bool | None = None
     adapter_dropout: float | None = None
     posterior_embeds: bool | None = None
+    spelling_head: bool | None = None
+    spelling_dim: int | None = None
+    spelling_layers: int | None = None
     ctc_weight: float | None = None
     mask_eot_keys: bool | None = None
     prompt_format: Literal["release", "chat_template"] | None = None

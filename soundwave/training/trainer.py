@@ -144,6 +144,8 @@ def model_inputs(model, batch: TrainBatch, weights: LossWeights, encoder_frames=
         inputs.update(windows_per_item=batch.windows_per_item, audios_per_row=batch.audios_per_row)
         if weights.ctc > 0:
             inputs.update(asr_targets=batch.asr_targets, ctc_mask=batch.has_transcript)
+        if weights.spelling > 0:
+            inputs.update(spelling_targets=batch.spelling_targets, ctc_mask=batch.has_transcript)
         if encoder_frames is not None:
             inputs["encoder_frames"] = encoder_frames
         if weights.lm > 0:
@@ -156,7 +158,7 @@ def combine_losses(out, weights: LossWeights, params) -> tuple[torch.Tensor, dic
     """Weighted sum of the losses the model returned; a zero loss still tied to the graph if none applies."""
     parts = {}
     total = None
-    for name, weight in (("ce_loss", weights.lm), ("ctc_loss", weights.ctc)):
+    for name, weight in (("ce_loss", weights.lm), ("ctc_loss", weights.ctc), ("spelling_loss", weights.spelling)):
         value = getattr(out, name, None)
         if value is not None and weight > 0:
             parts[name] = float(value.detach())

@@ -1,4 +1,4 @@
-"""Validation during training: mean losses over the eval data, and greedy-CTC WER when the CTC head trains."""
+"""Validation during training: mean losses over the eval data, and greedy-CTC WER when a CTC head trains."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def validate(model, core, eval_data, collator: TrainingCollator, weights, tcfg, 
     model.eval()
     loader = DataLoader(eval_data.dataset, batch_sampler=eval_data.batches, collate_fn=collator)
     totals: dict[str, float] = {}
-    batches, references, hypotheses = 0, [], []
+    batches, references, hypotheses, spelled = 0, [], [], []
     tokenizer = collator.processor.tokenizer
     for index, batch in enumerate(loader):
         if tcfg.max_eval_batches is not None and index >= tcfg.max_eval_batches:
@@ -35,7 +35,14 @@ def validate(model, core, eval_data, collator: TrainingCollator, weights, tcfg, 
                 if reference:
                     references.append(normalize_text(reference))
                     hypotheses.append(normalize_text(tokenizer.decode(ids, skip_special_tokens=True)))
+        if weights.spelling > 0 and getattr(core, "spelling_head", None) is not None and batch.audios is not None:
+            texts = core.spelling_texts(batch.audios, batch.audio_lengths)
+            spelled += [
+                (normalize_text(r), normalize_text(h)) for h, r in zip(texts, batch.transcripts, strict=True) if r
+            ]
     result = {key: value / max(batches, 1) for key, value in totals.items()}
     if references:
         result["wer"] = wer(references, hypotheses)
+    if spelled:
+        result["spelling_wer"] = wer([r for r, _ in spelled], [h for _, h in spelled])
     return result
