@@ -31,6 +31,12 @@ def add_generation_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="joint CTC / LLM decoding for transcripts, weight in [0, 1] (Soundwave models; default 0: off)",
     )
+    parser.add_argument(
+        "--spelling-weight",
+        type=float,
+        default=None,
+        help="joint decoding weight of the spelling CTC for transcripts (models with a spelling head; default 0)",
+    )
 
 
 def generation_overrides(args: argparse.Namespace) -> dict:
@@ -43,6 +49,7 @@ def generation_overrides(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "num_beams": args.num_beams,
         "ctc_weight": args.ctc_weight,
+        "spelling_weight": args.spelling_weight,
     }
 
 

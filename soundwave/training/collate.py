@@ -32,7 +32,8 @@ class TrainBatch:
     asr_targets: Tensor | None  # (N, T) transcript ids per audio, IGNORE_INDEX-padded
     has_transcript: Tensor | None  # (N,) bool: the audio has a transcript and fits one window (CTC applies)
     spelling_targets: Tensor | None = None  # (N, C) spelling CTC labels per audio (`spell`), IGNORE_INDEX-padded
-    ids: list[str] = field(default_factory=list)  # sample ids, for the encoder cache and logs
+    ids: list[str] = field(default_factory=list)  # sample ids, for logs (two datasets may share an id)
+    audio_keys: list[str] = field(default_factory=list)  # per audio: its file and sample id, for the encoder cache
     transcripts: list[str | None] = field(default_factory=list)  # per audio, for validation WER
 
     def to(self, device) -> TrainBatch:
@@ -97,6 +98,7 @@ class TrainingCollator:
             asr_targets=None,
             has_transcript=None,
             ids=[e.sample.id for e in examples],
+            audio_keys=[f"{e.sample.audio}#{e.sample.id}" for e in examples if e.waveform is not None],
             transcripts=[e.sample.transcript for e in examples if e.waveform is not None],
         )
         if waves:

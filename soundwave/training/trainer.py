@@ -180,7 +180,7 @@ class EncoderCache:
         """(frames, frame_lengths) for the batch, computing and storing the missing ones."""
         if batch.audios is None or batch.windows_per_item is None or bool((batch.windows_per_item != 1).any()):
             return None
-        audio_ids = [i for i, n in zip(batch.ids, batch.audios_per_row.tolist(), strict=True) if n]
+        audio_ids = batch.audio_keys  # not the sample ids: the datasets of a mix may reuse them
         if len(audio_ids) != batch.audios.shape[0]:
             return None
         fresh: dict[str, tuple[torch.Tensor, int]] = {}

@@ -290,7 +290,9 @@ def audio_batch(ids, frames=6):
     lengths = torch.arange(len(ids)) + frames - len(ids) + 1
     mel = torch.randn(len(ids), 2, frames)
     ones = torch.ones(len(ids), dtype=torch.long)
-    return SimpleNamespace(ids=ids, audios=mel, audio_lengths=lengths, windows_per_item=ones, audios_per_row=ones)
+    return SimpleNamespace(
+        ids=ids, audio_keys=ids, audios=mel, audio_lengths=lengths, windows_per_item=ones, audios_per_row=ones
+    )
 
 
 def assert_encoded(frames, lengths, batch):
