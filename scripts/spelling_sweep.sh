@@ -5,11 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=$1; OUT=$2; PAIRS=${3:-"0.5:0 0.4:0.2 0.3:0.3 0.25:0.45 0.15:0.45"}
-[ -f data/synth/valid_asr.jsonl ] || python -c "
+if [ ! -f data/synth/valid_asr.jsonl ]; then python -c "
 import json
 rows = [json.loads(line) for line in open('data/synth/valid.jsonl')]
 open('data/synth/valid_asr.jsonl.tmp', 'w').write(''.join(json.dumps(r) + '\\n' for r in rows if r['task'] == 'asr'))
-" && mv data/synth/valid_asr.jsonl.tmp data/synth/valid_asr.jsonl
+" && mv data/synth/valid_asr.jsonl.tmp data/synth/valid_asr.jsonl; fi
 for pair in $PAIRS; do
   ctc=${pair%:*}; spell=${pair#*:}
   wer=$(python -m soundwave eval --no-progress --batch-size 16 --max-new-tokens 48 --model "$MODEL" --task asr \

@@ -23,13 +23,14 @@ python -m soundwave models prepare smollm2-135m-instruct >/dev/null
 # at full weight), session 8's (3n: the same, continued; 1k, 1l and 3o were tried and not kept, docs/mini.md),
 # session 9's (3p: 3n trained on with the 72-voice corpus) and session 10's (3q: 3p with SpecAugment; 3r tried, not
 # kept), session 11's (3t: 3q also training Whisper's top encoder layer; 3s tried, not kept), session 13's (3u: 3t
-# trained on with data/synth-asr back in the mix) and session 15's (3w: 3u trained on with data/synth-lex added).
+# trained on with data/synth-asr back in the mix), session 15's (3w: 3u trained on with data/synth-lex added) and
+# session 17's (4a: a spelling head, a character CTC on the encoder frames, trained alone beside 3w).
 # 1h keeps only 3e's shrinking adapter and LoRA; since session 5 the earlier stages too build with a reachable blank
 # (docs/mini.md).
 for stage in stage1_align stage1b_align stage2_shrink stage3_sft stage3b_sft stage1e_align stage3e_sft \
   stage1h_align stage3h_sft stage3i_sft stage3j_sft stage3k_sft stage3l_sft stage3m_sft stage3n_sft stage3p_sft \
-  stage3q_sft stage3t_sft stage3u_sft stage3w_sft; do
+  stage3q_sft stage3t_sft stage3u_sft stage3w_sft stage4a_spell; do
   python -m soundwave train "configs/mini/$stage.yaml" 2> "runs/mini/$stage.log"
 done
-python scripts/bundle_model.py runs/mini/stage3w/final soundwave/assets/soundwave-mini --generation repetition_penalty=1.2
+python scripts/bundle_model.py runs/mini/stage4a/final soundwave/assets/soundwave-mini --generation repetition_penalty=1.2
 bash scripts/eval_mini.sh

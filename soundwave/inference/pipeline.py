@@ -206,10 +206,18 @@ class Pipeline:
         return hasattr(self.model, "greedy_ctc_ids")
 
     def transcription_options(self) -> dict:
-        """Generation overrides for transcripts: joint CTC / LLM decoding when the model has a CTC adapter."""
+        """Generation overrides for transcripts: joint CTC / LLM decoding when the model has a CTC adapter, with
+        the spelling CTC too when it has a spelling head."""
         from soundwave.inference.ctc_prefix import TRANSCRIBE_WEIGHT
+        from soundwave.inference.spelling_prefix import TRANSCRIBE_WEIGHTS
 
-        return {"ctc_weight": TRANSCRIBE_WEIGHT} if self.has_ctc else {}
+        if not self.has_ctc:
+            return {}
+        return (
+            dict(TRANSCRIBE_WEIGHTS)
+            if getattr(self.model, "spelling_head", None) is not None
+            else {"ctc_weight": TRANSCRIBE_WEIGHT}
+        )
 
     def _generate_kwargs(self, batch: dict, audio, config: GenerationConfig) -> dict:
         """transformers' `generate` arguments for `config`, with the CTC scorer when it asks for one."""

@@ -128,3 +128,16 @@ def test_spelling_weight_needs_a_spelling_scorer():
         CTCPrefixScorer(torch.zeros(1, 4, 5), torch.tensor([4]), 0, [4], weight=0.3, spelling_weight=0.3)
     with pytest.raises(ValueError, match="sum"):
         CTCPrefixScorer(torch.zeros(1, 4, 5), torch.tensor([4]), 0, [4], weight=0.0)
+
+
+def test_a_token_that_spells_nothing_scores_as_the_spelling_ending_there(tokenizer, speller):
+    """Free, punctuation would win wherever letters are uncertain and postpone the words forever."""
+    scorer = SpellingScorer(_peaky("go home"), torch.tensor([40]), speller)
+    ids = {text: tokenizer(text, add_special_tokens=False).input_ids[0] for text in ("go", ".", " home")}
+    cands = torch.tensor([[ids["."], ids[" home"]]])
+    scorer.score([0], [()], torch.tensor([[ids["go"]]]))
+    delta, end = scorer.score([0], [(ids["go"],)], cands)
+    assert delta[0, 0].item() == pytest.approx(end[0].item()) and end[0].item() < -10  # "go." with "home" to come
+    assert delta[0, 1].item() > -1e-3
+    delta, end = scorer.score([0], [(ids["go"], ids[" home"])], torch.tensor([[ids["."]]]))
+    assert delta[0, 0].item() == pytest.approx(end[0].item()) and end[0].item() > -1e-3  # at the end: free
