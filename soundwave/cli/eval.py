@@ -71,6 +71,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="joint decoding weight of the spelling CTC (Soundwave models with a spelling head; default 0: off)",
     )
     parser.add_argument(
+        "--lexicon-penalty",
+        type=float,
+        dest="lexicon_penalty",
+        help="with --spelling-weight: off the spelling score per spelled non-word (/usr/share/dict/words; default 0)",
+    )
+    parser.add_argument(
         "--group-by", dest="group_by", help="also score each value of this manifest field apart (voice, speaker)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -44,6 +44,7 @@ class EvalConfig:
     ctc_blank_penalty: float | None = None  # Pipeline only, with ctc_weight: off CTC's blank log-prob (default 0)
     ctc_length_bonus: float | None = None  # Pipeline only, with ctc_weight: per-token bonus (default 0)
     spelling_weight: float | None = None  # Pipeline only: the spelling CTC's joint-decoding weight (default 0)
+    lexicon_penalty: float | None = None  # Pipeline only, with spelling_weight: per spelled non-word (default 0)
     group_by: str | None = None  # also score each value of this manifest field apart ("voice", "speaker", ...)
 
     def __post_init__(self) -> None:  # validate, never rewrite

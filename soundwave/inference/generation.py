@@ -31,6 +31,7 @@ class GenerationConfig:
     ctc_blank_penalty: float = 0.0  # taken off CTC's blank log-prob in joint decoding (> 0: fewer deletions)
     ctc_length_bonus: float = 0.0  # added per token in joint decoding (> 0: longer answers)
     spelling_weight: float = 0.0  # the spelling CTC's weight in joint decoding (models with a spelling head)
+    lexicon_penalty: float = 0.0  # with spelling_weight: off a hypothesis's spelling score per non-word it spells
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:

@@ -251,12 +251,12 @@ class Pipeline:
             active=active,
             blank_penalty=config.ctc_blank_penalty,
             length_bonus=config.ctc_length_bonus,
-            spelling=self._spelling_scorer(batch, audio) if config.spelling_weight > 0 else None,
+            spelling=self._spelling_scorer(batch, audio, config) if config.spelling_weight > 0 else None,
             spelling_weight=config.spelling_weight,
         )
         return {"logits_processor": LogitsProcessorList([scorer])}
 
-    def _spelling_scorer(self, batch: dict, audio):
+    def _spelling_scorer(self, batch: dict, audio, config: GenerationConfig):
         """The spelling CTC's prefix scorer for joint decoding (`spelling_prefix.py`)."""
         if getattr(audio, "spelling_logits", None) is None:
             raise SoundwaveError("spelling_weight needs a Soundwave model with a spelling head (model.spelling_head)")
@@ -272,7 +272,14 @@ class Pipeline:
             batch.get("audios_per_row"),
             rows=batch["input_ids"].shape[0],
         )
-        return SpellingScorer(log_probs, lengths, self._speller)
+        lexicon = None
+        if config.lexicon_penalty > 0:
+            from soundwave.inference.lexicon import Lexicon
+
+            if getattr(self, "_lexicon", None) is None:
+                self._lexicon = Lexicon.from_file()
+            lexicon = self._lexicon
+        return SpellingScorer(log_probs, lengths, self._speller, lexicon, config.lexicon_penalty)
 
     @staticmethod
     def _per_row(batch: dict, audio_tokens: list[int]) -> tuple[list[int], list[int]]:

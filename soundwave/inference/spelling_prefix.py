@@ -20,6 +20,7 @@ from rapidfuzz.distance import Levenshtein
 from torch import Tensor
 
 from soundwave.inference.ctc_prefix import empty_prefix, full_score, prefix_extend
+from soundwave.inference.lexicon import Lexicon
 from soundwave.model.spelling import _LABEL, BLANK, SPACE, spelling_text, unspell
 
 # transcription's weights on a model with a spelling head (the LLM's: 0.3); the best of eight pairs on 100 valid
@@ -126,10 +127,21 @@ class SpellingScorer:
     Args:
         log_probs: (N, T, C) log-softmax of the spelling logits per item; lengths (N,) valid frames.
         speller: the LLM tokens' spellings.
+        lexicon: words a hypothesis may spell (None: any string); lexicon_penalty: taken off a candidate's score
+            per word it spells that is no word or starts none (`Lexicon.violations`), and off the end's when the
+            last word is none.
     """
 
-    def __init__(self, log_probs: Tensor, lengths: Tensor, speller: TokenSpeller) -> None:
+    def __init__(
+        self,
+        log_probs: Tensor,
+        lengths: Tensor,
+        speller: TokenSpeller,
+        lexicon: Lexicon | None = None,
+        lexicon_penalty: float = 0.0,
+    ) -> None:
         self.logp, self.lengths, self.speller = log_probs.float(), lengths, speller
+        self.lexicon, self.lexicon_penalty = lexicon, lexicon_penalty
         best = self.logp.argmax(dim=-1)  # (N, T)
         self.heard = []
         for item in range(best.shape[0]):
@@ -185,6 +197,15 @@ class SpellingScorer:
         delta = psi.reshape(rows, width) - prefix_psi[:, None]
         end = full_score(torch.stack([s.r for s in states]), self.lengths[torch.tensor(items)]) - prefix_psi
         silent = torch.tensor([not seq for seq in labels]).reshape(rows, width)  # tokens that spell nothing
+        if self.lexicon is not None and self.lexicon_penalty > 0:
+            before = [unspell(list(s.labels)) for s in states]
+            bad = [
+                self.lexicon.violations(before[n // width], unspell(list(flat_states[n].labels) + labels[n]))
+                for n in range(rows * width)
+            ]
+            delta = delta - self.lexicon_penalty * torch.tensor(bad, dtype=delta.dtype).reshape(rows, width)
+            last_words = [text.split(" ")[-1] for text in before]
+            end = end - self.lexicon_penalty * torch.tensor([float(not self.lexicon.is_word(w)) for w in last_words])
         delta = torch.where(silent, end[:, None], delta)  # see `score`
         self.states = {
             (items[n // width], (*prefixes[n // width], token)): SpellState(

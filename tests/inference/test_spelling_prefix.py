@@ -141,3 +141,16 @@ def test_a_token_that_spells_nothing_scores_as_the_spelling_ending_there(tokeniz
     assert delta[0, 1].item() > -1e-3
     delta, end = scorer.score([0], [(ids["go"], ids[" home"])], torch.tensor([[ids["."]]]))
     assert delta[0, 0].item() == pytest.approx(end[0].item()) and end[0].item() > -1e-3  # at the end: free
+
+
+def test_a_lexicon_penalizes_a_spelling_that_starts_no_word(tokenizer, speller):
+    from soundwave.inference.lexicon import Lexicon
+
+    token = tokenizer(" wonders", add_special_tokens=False).input_ids
+    cands = torch.tensor([token])
+    plain = SpellingScorer(_peaky("wonders"), torch.tensor([40]), speller)
+    strict = SpellingScorer(_peaky("wonders"), torch.tensor([40]), speller, Lexicon(["winners"]), lexicon_penalty=50)
+    free, _ = plain.score([0], [()], cands)
+    penalized, end = strict.score([0], [()], cands)
+    assert free[0, 0].item() > -1e-3 and penalized[0, 0].item() == pytest.approx(free[0, 0].item() - 50, abs=1e-3)
+    assert end[0].item() < -50  # ending before any word: "" is no word
