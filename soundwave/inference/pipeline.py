@@ -231,15 +231,9 @@ class Pipeline:
             raise SoundwaveError("ctc_weight needs a Soundwave model (one with a CTC alignment adapter)")
         from transformers import LogitsProcessorList
 
-        from soundwave.inference.ctc_prefix import CTCPrefixScorer, per_row_log_probs
+        from soundwave.inference.ctc_prefix import CTCPrefixScorer
 
-        log_probs, lengths, active = per_row_log_probs(
-            audio.ctc_logits,
-            audio.ctc_lengths,
-            batch.get("windows_per_item"),
-            batch.get("audios_per_row"),
-            rows=batch["input_ids"].shape[0],
-        )
+        log_probs, lengths, active = self._row_log_probs(batch, audio.ctc_logits, audio.ctc_lengths)
         scorer = CTCPrefixScorer(
             log_probs,
             lengths,
@@ -258,20 +252,14 @@ class Pipeline:
 
     def _spelling_scorer(self, batch: dict, audio, config: GenerationConfig):
         """The spelling CTC's prefix scorer for joint decoding (`spelling_prefix.py`)."""
-        if getattr(audio, "spelling_logits", None) is None:
+        if getattr(self.model, "spelling_head", None) is None or getattr(audio, "frames", None) is None:
             raise SoundwaveError("spelling_weight needs a Soundwave model with a spelling head (model.spelling_head)")
-        from soundwave.inference.ctc_prefix import per_row_log_probs
         from soundwave.inference.spelling_prefix import SpellingScorer, TokenSpeller
 
         if getattr(self, "_speller", None) is None:
             self._speller = TokenSpeller(self.tokenizer, self.model.config.vocab_size)
-        log_probs, lengths, _ = per_row_log_probs(
-            audio.spelling_logits,
-            audio.spelling_lengths,
-            batch.get("windows_per_item"),
-            batch.get("audios_per_row"),
-            rows=batch["input_ids"].shape[0],
-        )
+        logits = self.model.spelling_logits(audio.frames, audio.frame_lengths)  # (W, T, C)
+        log_probs, lengths, _ = self._row_log_probs(batch, logits, audio.frame_lengths)
         lexicon = None
         if config.lexicon_penalty > 0:
             from soundwave.inference.lexicon import Lexicon
@@ -280,6 +268,14 @@ class Pipeline:
                 self._lexicon = Lexicon.from_file()
             lexicon = self._lexicon
         return SpellingScorer(log_probs, lengths, self._speller, lexicon, config.lexicon_penalty)
+
+    @staticmethod
+    def _row_log_probs(batch: dict, logits, lengths):
+        """Per-window CTC logits -> each prompt row's log-probs, lengths and whether CTC applies."""
+        from soundwave.inference.ctc_prefix import per_row_log_probs
+
+        windows, per_row = batch.get("windows_per_item"), batch.get("audios_per_row")
+        return per_row_log_probs(logits, lengths, windows, per_row, rows=batch["input_ids"].shape[0])
 
     @staticmethod
     def _per_row(batch: dict, audio_tokens: list[int]) -> tuple[list[int], list[int]]:

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from soundwave.inference.ctc_prefix import empty_prefix, full_score, prefix_extend
 from soundwave.inference.lexicon import Lexicon
-from soundwave.model.spelling import _LABEL, BLANK, SPACE, spelling_text, unspell
+from soundwave.model.spelling import _LABEL, BLANK, SPACE, greedy_spelling, spelling_text, unspell
 
 # transcription's weights on a model with a spelling head (the LLM's: 0.3); the best of eight pairs on 100 valid
 # clips, greedy (docs/mini.md, session 17: 19.1 % against 23.9 % for token CTC 0.5 alone)
@@ -142,11 +142,7 @@ class SpellingScorer:
     ) -> None:
         self.logp, self.lengths, self.speller = log_probs.float(), lengths, speller
         self.lexicon, self.lexicon_penalty = lexicon, lexicon_penalty
-        best = self.logp.argmax(dim=-1)  # (N, T)
-        self.heard = []
-        for item in range(best.shape[0]):
-            row = best[item, : int(lengths[item])].tolist()
-            self.heard.append(unspell([c for i, c in enumerate(row) if i == 0 or c != row[i - 1]]).strip())
+        self.heard = greedy_spelling(self.logp, lengths)  # what it hears, per item
         self.states: dict[tuple, SpellState] = {}
 
     def state(self, item: int, prefix: tuple) -> SpellState:

@@ -38,8 +38,8 @@ class AudioEncoding:
     tokens: Tensor  # (W, T')     CTC argmax per frame
     keep: Tensor  # (W, T')       frames kept by the shrinking step
     aligned: Tensor  # (W, T', D) alignment adapter output
-    spelling_logits: Tensor | None = None  # (W, T, C) spelling CTC logits per window (models with a spelling head)
-    spelling_lengths: Tensor | None = None  # (W,)      valid T per window
+    frames: Tensor | None = None  # (W, T, D_a) encoder frames (the spelling head reads them, `spelling_logits`)
+    frame_lengths: Tensor | None = None  # (W,)  valid T per window
 
 
 @dataclass
@@ -196,18 +196,7 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         )
         if windows_per_item is not None:
             embeds, lengths = join_windows(embeds, lengths, windows_per_item)
-        spelling = self.spelling_head(frames.to(self.dtype), frame_lengths) if self.spelling_head is not None else None
-        return AudioEncoding(
-            embeds,
-            lengths,
-            ctc_logits,
-            ctc_lengths,
-            tokens,
-            keep,
-            aligned,
-            spelling,
-            frame_lengths if spelling is not None else None,
-        )
+        return AudioEncoding(embeds, lengths, ctc_logits, ctc_lengths, tokens, keep, aligned, frames, frame_lengths)
 
     def empty_audio_encoding(self) -> AudioEncoding:
         """No audio at all in the batch (text-only rows)."""
@@ -360,17 +349,22 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         windows, targets = ctc_rows(windows_per_item, ctc_mask, spelling_targets.shape[0], frames.device)
         if windows.numel() == 0:
             return None
-        logits = self.spelling_head(frames[windows].to(self.dtype), frame_lengths[windows])  # (N', T, C)
+        logits = self.spelling_logits(frames[windows], frame_lengths[windows])  # (N', T, C)
         return ctc_loss(logits, frame_lengths[windows], spelling_targets[targets], blank_id=SPELLING_BLANK)
+
+    def spelling_logits(self, frames: Tensor, frame_lengths: Tensor) -> Tensor:
+        """The spelling head on encoder frames (W, T, D_a) -> character CTC logits (W, T, C); only when asked (a
+        transcript decoded with `spelling_weight`, the spelling loss), never on every encode."""
+        if self.spelling_head is None:
+            raise ValueError("this model has no spelling head (model.spelling_head: false)")
+        return self.spelling_head(frames.to(self.dtype), frame_lengths)
 
     def spelling_texts(self, mel: Tensor, mel_lengths: Tensor | None = None) -> list[str]:
         """What the spelling head alone hears: greedy character CTC per window (models with a spelling head)."""
         from soundwave.model.spelling import greedy_spelling
 
-        if self.spelling_head is None:
-            raise ValueError("this model has no spelling head (model.spelling_head: false)")
         frames, frame_lengths = self.encode_frames(mel, mel_lengths)
-        return greedy_spelling(self.spelling_head(frames.to(self.dtype), frame_lengths), frame_lengths)
+        return greedy_spelling(self.spelling_logits(frames, frame_lengths), frame_lengths)
 
     def _sampled_ctc(self, frames, frame_lengths, asr_targets, windows_per_item, ctc_mask, negatives) -> Tensor | None:
         """Stage-1 CTC over a sampled vocabulary (targets + blank + random negatives); see `sampled_ctc_vocab`."""
