@@ -77,6 +77,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --spelling-weight: off the spelling score per spelled non-word (/usr/share/dict/words; default 0)",
     )
     parser.add_argument(
+        "--word-repair",
+        type=float,
+        dest="word_repair",
+        help="repair misspelled words of transcripts after decoding, the text LM's weight (spelling head; 0: off)",
+    )
+    parser.add_argument(
         "--group-by", dest="group_by", help="also score each value of this manifest field apart (voice, speaker)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -37,6 +37,12 @@ def add_generation_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="joint decoding weight of the spelling CTC for transcripts (models with a spelling head; default 0)",
     )
+    parser.add_argument(
+        "--word-repair",
+        type=float,
+        default=None,
+        help="repair misspelled words of a transcript after decoding, the text LM's weight (spelling head; 0: off)",
+    )
 
 
 def generation_overrides(args: argparse.Namespace) -> dict:
@@ -50,6 +56,7 @@ def generation_overrides(args: argparse.Namespace) -> dict:
         "num_beams": args.num_beams,
         "ctc_weight": args.ctc_weight,
         "spelling_weight": args.spelling_weight,
+        "word_repair": args.word_repair,
     }
 
 

@@ -45,6 +45,7 @@ class EvalConfig:
     ctc_length_bonus: float | None = None  # Pipeline only, with ctc_weight: per-token bonus (default 0)
     spelling_weight: float | None = None  # Pipeline only: the spelling CTC's joint-decoding weight (default 0)
     lexicon_penalty: float | None = None  # Pipeline only, with spelling_weight: per spelled non-word (default 0)
+    word_repair: float | None = None  # Pipeline only: repair non-words after decoding, the text LM's weight (0 off)
     group_by: str | None = None  # also score each value of this manifest field apart ("voice", "speaker", ...)
 
     def __post_init__(self) -> None:  # validate, never rewrite
@@ -64,6 +65,8 @@ class EvalConfig:
             raise ConfigError(f"ctc_weight: expected a number in [0, 1], got {self.ctc_weight}")
         if self.spelling_weight is not None and not 0 <= self.spelling_weight <= 1:
             raise ConfigError(f"spelling_weight: expected a number in [0, 1], got {self.spelling_weight}")
+        if self.word_repair is not None and self.word_repair < 0:
+            raise ConfigError(f"word_repair: expected a number >= 0, got {self.word_repair}")
         if self.ctc_blank_penalty is not None and self.ctc_blank_penalty < 0:
             raise ConfigError(f"ctc_blank_penalty: expected a number >= 0, got {self.ctc_blank_penalty}")
         if self.num_beams is not None and self.num_beams < 1:

@@ -32,6 +32,7 @@ class GenerationConfig:
     ctc_length_bonus: float = 0.0  # added per token in joint decoding (> 0: longer answers)
     spelling_weight: float = 0.0  # the spelling CTC's weight in joint decoding (models with a spelling head)
     lexicon_penalty: float = 0.0  # with spelling_weight: off a hypothesis's spelling score per non-word it spells
+    word_repair: float = 0.0  # > 0: after decoding, repair non-words (word_repair.py); the text LM's weight
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -53,6 +54,8 @@ class GenerationConfig:
                 f"spelling_weight must be in [0, 1 - ctc_weight], got {self.spelling_weight} "
                 f"(ctc_weight {self.ctc_weight})"
             )
+        if self.word_repair < 0:
+            raise ValueError(f"word_repair must be >= 0 (0: off), got {self.word_repair}")
         if self.ctc_blank_penalty < 0:
             raise ValueError(f"ctc_blank_penalty must be >= 0, got {self.ctc_blank_penalty}")
 

@@ -172,6 +172,9 @@ class Pipeline:
                 audio_tokens = [int(n) for n in audio.lengths.tolist()]
                 kwargs = self._generate_kwargs(batch, audio, config)
                 new_ids = self.model.generate(**batch, audio_encoding=audio, **kwargs)
+                texts = [self.tokenizer.decode(self._strip(ids), skip_special_tokens=True).strip() for ids in new_ids]
+                if config.word_repair > 0:
+                    texts = self._repair(batch, audio, texts, config)
         except ContextTooLong as err:
             if len(chunk) == 1:
                 return [Result(text="", error=str(err))]
@@ -190,7 +193,7 @@ class Pipeline:
             n_audio = row_audio_tokens[row]
             results.append(
                 Result(
-                    text=self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
+                    text=texts[row],
                     input_tokens=int(prompt_lengths[row]) - row_placeholders[row] + n_audio,
                     audio_tokens=n_audio,
                     output_tokens=len(ids),
@@ -260,14 +263,36 @@ class Pipeline:
             self._speller = TokenSpeller(self.tokenizer, self.model.config.vocab_size)
         logits = self.model.spelling_logits(audio.frames, audio.frame_lengths)  # (W, T, C)
         log_probs, lengths, _ = self._row_log_probs(batch, logits, audio.frame_lengths)
-        lexicon = None
-        if config.lexicon_penalty > 0:
+        lexicon = self._word_list() if config.lexicon_penalty > 0 else None
+        return SpellingScorer(log_probs, lengths, self._speller, lexicon, config.lexicon_penalty)
+
+    def _repair(self, batch: dict, audio, texts: list[str], config: GenerationConfig) -> list[str]:
+        """Each row's transcript with its non-words repaired (`word_repair.py`); rows without one recording as is."""
+        if getattr(self.model, "spelling_head", None) is None or getattr(audio, "frames", None) is None:
+            raise SoundwaveError("word_repair needs a Soundwave model with a spelling head (model.spelling_head)")
+        from soundwave.inference.word_repair import TextLM, repair_words, sentence_scorer
+
+        logits = self.model.spelling_logits(audio.frames, audio.frame_lengths)  # (W, T, C)
+        log_probs, lengths, active = self._row_log_probs(batch, logits, audio.frame_lengths)
+        lexicon = self._word_list()
+        text_lm = TextLM(self.model.llm, self.tokenizer)
+        repaired = []
+        for row, text in enumerate(texts):
+            if not bool(active[row]):
+                repaired.append(text)
+                continue
+            row_log_probs = log_probs[row, : int(lengths[row])].float().log_softmax(-1)  # (T, C)
+            score = sentence_scorer(row_log_probs, text_lm, config.word_repair)
+            repaired.append(repair_words(text, score, lexicon))
+        return repaired
+
+    def _word_list(self):
+        """The lexicon (Debian's wamerican), read once."""
+        if getattr(self, "_lexicon", None) is None:
             from soundwave.inference.lexicon import Lexicon
 
-            if getattr(self, "_lexicon", None) is None:
-                self._lexicon = Lexicon.from_file()
-            lexicon = self._lexicon
-        return SpellingScorer(log_probs, lengths, self._speller, lexicon, config.lexicon_penalty)
+            self._lexicon = Lexicon.from_file()
+        return self._lexicon
 
     @staticmethod
     def _row_log_probs(batch: dict, logits, lengths):

@@ -2,9 +2,9 @@
 their engine is installed here.
 
 A voice is named `engine:name`, e.g. `flite:slt`, `festival:ked`, `piper:joe`, `hibari:heart` or
-`espeak:en-us+f3` (any espeak-ng English accent with a `+mN` / `+fN` variant). The `speaker` says which
-recorded person a voice comes from: `flite:kal` and `festival:kal` are one speaker, so a held-out test keeps
-speakers, not just voice names, out of training.
+`espeak:en-us+f3` (any espeak-ng English accent with a `+mN` / `+fN` or named variant, e.g. `+klatt`). The
+`speaker` says which recorded person a voice comes from: `flite:kal` and `festival:kal` are one speaker, so a
+held-out test keeps speakers, not just voice names, out of training.
 """
 
 from __future__ import annotations
@@ -79,8 +79,23 @@ ESPEAK_ACCENTS = {
     "en-gb-x-gbclan": "gb-lancaster",
     "en-gb-x-gbcwmd": "gb-westmidlands",
     "en-029": "caribbean",
+    "en-us-nyc": "us-nyc",
 }
 _ESPEAK_VARIANT = re.compile(r"^(?P<lang>[a-z0-9-]+)\+(?P<gender>[mf])(?P<n>[1-7])$")
+_ESPEAK_NAMED = re.compile(r"^(?P<lang>[a-z0-9-]+)\+(?P<variant>[A-Za-z][A-Za-z0-9]*)$")
+# espeak-ng's named voice variants (espeak-ng-data/voices/!v) and their gender: the file's `gender` line, male
+# where it has none (espeak-ng's default). Left out: "Mr serious" (a space in its name) and the mN / fN ones above.
+_FEMALE_NAMED = "Alicia Andrea Annie anika anikaRobot aunty belinda grandma linda steph steph2 steph3 whisperf"
+_MALE_NAMED = (
+    "Alex Andy AnxiousAndy Demonic Denis Diogo Gene Gene2 Henrique Hugo Jacky Lee Marco Mario Michael Mike Nguyen "
+    "RicishayMax RicishayMax2 RicishayMax3 Storm Tweaky UniRobot adam announcer antonio benjamin boris caleb croak "
+    "david ed edward edward2 fast grandpa gustave iven iven2 iven3 iven4 john kaukovalta klatt klatt2 klatt3 klatt4 "
+    "klatt5 klatt6 m8 marcelo max michel miguel norbert pablo paul pedro quincy rob robert robosoft robosoft2 "
+    "robosoft3 robosoft4 robosoft5 robosoft6 robosoft7 robosoft8 sandro shelby travis victor whisper zac"
+)
+ESPEAK_NAMED_VARIANTS = {name: "female" for name in _FEMALE_NAMED.split()} | {
+    name: "male" for name in _MALE_NAMED.split()
+}
 
 INSTALL_HINTS = {
     "espeak": "apt-get install espeak-ng",
@@ -101,10 +116,15 @@ def get_voice(voice_id: str) -> Voice:
     engine, _, name = voice_id.partition(":")
     if engine == "espeak":
         match = _ESPEAK_VARIANT.match(name)
+        named = _ESPEAK_NAMED.match(name)
+        if named and not match and named["lang"] in ESPEAK_ACCENTS and named["variant"] in ESPEAK_NAMED_VARIANTS:
+            gender = ESPEAK_NAMED_VARIANTS[named["variant"]]
+            return Voice("espeak", name, gender, f"espeak-{name}", ESPEAK_ACCENTS[named["lang"]])
         if not match or match["lang"] not in ESPEAK_ACCENTS:
             raise ConfigError(
-                f"voice {voice_id!r}: an espeak voice is 'espeak:LANG+mN' (N 1-7) or 'espeak:LANG+fN' "
-                f"(N 1-5) with LANG one of {', '.join(ESPEAK_ACCENTS)}"
+                f"voice {voice_id!r}: an espeak voice is 'espeak:LANG+mN' (N 1-7), 'espeak:LANG+fN' (N 1-5) or "
+                f"'espeak:LANG+NAME' (a named espeak-ng variant, e.g. klatt, Andy, linda) with LANG one of "
+                f"{', '.join(ESPEAK_ACCENTS)}"
             )
         gender = "male" if match["gender"] == "m" else "female"
         if gender == "female" and int(match["n"]) > 5:

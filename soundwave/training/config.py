@@ -90,6 +90,8 @@ class TrainingConfig:
     reset_ctc_blank: bool = False  # after init_from: give the CTC blank a row the adapter can make win
     ctc_vocab_size: int | None = None  # CTC targets in the LLM BPE's first N ids (None: its own tokens)
     spec_augment: SpecAugment | None = None  # mask mel bands / time spans of training batches (None: off)
+    # the same masks on the frozen encoder's (cached) outputs: feature bands ("freq") and time spans (50 Hz frames)
+    frame_augment: SpecAugment | None = None
     dataloader_num_workers: int = 0
     max_tokens: int | None = None  # truncate longer rows
     deepspeed: str | None = None  # a DeepSpeed JSON config, passed to accelerate
@@ -111,6 +113,10 @@ class TrainingConfig:
             raise ConfigError(
                 "training.spec_augment masks the encoder's input, so its outputs cannot be cached: "
                 "set training.cache_encoder_outputs=false"
+            )
+        if self.frame_augment is not None and not self.cache_encoder_outputs:
+            raise ConfigError(
+                "training.frame_augment masks the cached encoder outputs: set training.cache_encoder_outputs=true"
             )
         unknown = [m for m in self.freeze_modules if m not in MODULE_GROUPS]
         if unknown:

@@ -5,6 +5,10 @@ one voice's spectral envelope or on every frame of a word being there. Only vali
 tail of a row stays as the collator made it.
 
     mel = spec_augment(mel, mel_lengths, SpecAugment(freq_masks=2, freq_width=15, time_masks=2, time_width=40))
+
+`frame_augment` applies the same masks to the frozen encoder's cached outputs (`training.frame_augment`): feature
+bands of the 384 (Whisper tiny) dims and spans of 50 Hz frames, so a head trained on cached frames still sees
+a different clip each epoch.
 """
 
 from __future__ import annotations
@@ -89,3 +93,9 @@ def spec_augment(
     # a masked bin or frame, inside the valid part: (W, n_mels, 1) | (W, 1, F) -> (W, n_mels, F)
     hit = (freq_hit[:, :, None] & is_valid[:, None, :]) | time_hit[:, None, :]
     return torch.where(hit, fill[:, None, None].to(mel.dtype), mel)
+
+
+def frame_augment(frames: Tensor, frame_lengths: Tensor, cfg: SpecAugment, generator: torch.Generator | None = None):
+    """Masked copy of encoder frames (W, T, D): `spec_augment` with D as the bands and T as the time axis."""
+    masked = spec_augment(frames.transpose(1, 2), frame_lengths, cfg, generator)  # (W, T, D) -> (W, D, T)
+    return masked.transpose(1, 2)  # (W, D, T) -> (W, T, D)

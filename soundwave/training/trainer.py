@@ -28,7 +28,7 @@ from soundwave.errors import CheckpointError, ConfigError
 from soundwave.training.collate import TrainBatch, TrainingCollator
 from soundwave.training.config import LossWeights, RunConfig, TrainingConfig
 from soundwave.training.ctc_targets import CtcTargets
-from soundwave.training.spec_augment import spec_augment
+from soundwave.training.spec_augment import frame_augment, spec_augment
 from soundwave.training.state import checkpoints, load_checkpoint, read_trainer_state, save_checkpoint
 
 log = logging.getLogger(__name__)
@@ -306,6 +306,8 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             batch.audios = spec_augment(batch.audios, batch.audio_lengths, tcfg.spec_augment)
         with accelerator.accumulate(model):
             frames = cache.lookup(core, batch) if cache is not None else None
+            if tcfg.frame_augment is not None and frames is not None:
+                frames = (frame_augment(frames[0], frames[1], tcfg.frame_augment), frames[1])
             inputs = model_inputs(core, batch, weights, frames)
             if tcfg.ctc_negatives and "input_ids" not in inputs and "asr_targets" in inputs:  # CTC-only stage
                 inputs["ctc_negatives"] = tcfg.ctc_negatives

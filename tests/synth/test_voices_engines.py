@@ -23,8 +23,11 @@ def test_voice_ids_genders_and_speakers() -> None:
     espeak = get_voice("espeak:en-gb-scotland+f4")
     assert (espeak.gender, espeak.accent, espeak.id) == ("female", "scottish", "espeak:en-gb-scotland+f4")
     assert get_voice("espeak:en-us+m7").gender == "male"
+    named = get_voice("espeak:en-us-nyc+linda")  # a named variant, in an accent no corpus trains on
+    assert (named.gender, named.accent, named.speaker) == ("female", "us-nyc", "espeak-en-us-nyc+linda")
+    assert get_voice("espeak:en-gb+klatt3").gender == "male"
     assert all(CATALOGUE[v].id == v for v in CATALOGUE)
-    for bad in ("flite:nobody", "espeak:en-us+f7", "espeak:xx+m1", "slt"):
+    for bad in ("flite:nobody", "espeak:en-us+f7", "espeak:xx+m1", "espeak:en-us+nobody", "espeak:xx+klatt", "slt"):
         with pytest.raises(ConfigError):
             get_voice(bad)
 

@@ -1,12 +1,12 @@
-"""SpecAugment on training log-mels: masks stay inside each row's valid part, within their widths, and fill with
-the row's mean; off when the counts are 0; reproducible; rejected where it cannot work."""
+"""SpecAugment on training log-mels (and on cached encoder frames): masks stay inside each row's valid part, within
+their widths, and fill with the row's mean; off when the counts are 0; reproducible; rejected where it cannot work."""
 
 import pytest
 import torch
 
 from soundwave.errors import ConfigError
 from soundwave.training.config import load_run_config
-from soundwave.training.spec_augment import SpecAugment, band_mask, spec_augment
+from soundwave.training.spec_augment import SpecAugment, band_mask, frame_augment, spec_augment
 
 LENGTHS = torch.tensor([500, 300, 120])
 
@@ -43,6 +43,21 @@ def test_masks_happen_and_are_reproducible():
     assert sum(changed) > 0 and len(set(changed)) > 1
 
 
+def test_frame_augment_masks_feature_bands_and_frame_spans_of_valid_frames():
+    frames = batch().transpose(1, 2)  # (W, T, D): 500 frames of 80 features
+    cfg = SpecAugment(freq_masks=1, freq_width=10, time_masks=1, time_width=30, max_time_fraction=0.2)
+    for seed in range(10):
+        out = frame_augment(frames, LENGTHS, cfg, torch.Generator().manual_seed(seed))  # (W, T, D)
+        assert out.shape == frames.shape
+        for row, length in enumerate(LENGTHS.tolist()):
+            changed = out[row] != frames[row]  # (T, D)
+            assert not changed[length:].any(), "a padded frame was masked"
+            assert int(changed[:length].all(dim=1).sum()) <= min(30, int(length * 0.2))  # whole frames: one span
+            assert int(changed[:length].all(dim=0).sum()) <= 10  # whole features: one band
+            assert torch.allclose(out[row][changed], frames[row, :length].mean().expand(int(changed.sum())))
+    assert not torch.equal(frame_augment(frames, LENGTHS, cfg), frames)
+
+
 def test_zero_masks_leave_the_batch_alone():
     mel = batch()
     off = SpecAugment(freq_masks=0, time_masks=0)
@@ -64,5 +79,10 @@ def test_config_checks(run_config, tmp_path):
     cfg = run_config(tmp_path / "x", spec_augment={"freq_masks": 1}, cache_encoder_outputs=True)
     with pytest.raises(ConfigError, match="cache_encoder_outputs"):
         load_run_config(cfg)
+    with pytest.raises(ConfigError, match="frame_augment"):
+        load_run_config(run_config(tmp_path / "z", frame_augment={"time_masks": 1}))
+    assert load_run_config(
+        run_config(tmp_path / "w", frame_augment={"time_masks": 1}, cache_encoder_outputs=True)
+    ).training.frame_augment == SpecAugment(time_masks=1)
     with pytest.raises(ConfigError, match="freq_mask"):
         load_run_config(run_config(tmp_path / "y"), ["training.spec_augment.freq_mask=2"])
