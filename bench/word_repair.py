@@ -1,9 +1,12 @@
-"""Word repair's text-LM weight, swept on the transcripts an eval run already decoded (no decoding again).
+"""Word repair's text-LM weight and word merging, swept on the transcripts an eval run already decoded (no
+decoding again).
 
-    python bench/word_repair.py runs/sweep-4b/dev-voices-ctc0.25-spell0.45 --model soundwave-mini --weights 0,0.5,1,2
+    python bench/word_repair.py runs/sweep-4b/dev-voices-ctc0.25-spell0.45 --model soundwave-mini \
+        --weights 0,0.5,1,2 --merge off,on
 
 Reads the run's `utterances.jsonl` (hypotheses, references, audio paths), computes each clip's spelling CTC once,
-and repairs the hypotheses (`soundwave/inference/word_repair.py`) at each weight; text-LM scores are cached per
+and repairs the hypotheses (`soundwave/inference/word_repair.py`) at each weight, with and without joining
+split words (`merge`); text-LM scores are cached per
 sentence. Prints one line per weight: WER before / after, with the same Whisper normalizer as `soundwave eval`.
 Equal to decoding with `--word-repair W` (the repair runs after decoding and sees only the text and the audio).
 """
@@ -44,25 +47,29 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="an eval output folder (its utterances.jsonl)")
     parser.add_argument("--model", default="soundwave-mini")
     parser.add_argument("--weights", default="0,0.5,1,2", help="text-LM weights, comma-separated")
+    parser.add_argument("--merge", default="off,on", help="join split words: off, on or both (off,on)")
     args = parser.parse_args()
 
     rows = [json.loads(line) for line in (args.run / "utterances.jsonl").open()]
     weights = [float(w) for w in args.weights.split(",")]
+    merges = [{"off": False, "on": True}[m] for m in args.merge.split(",")]
+    settings = [(w, m) for w in weights for m in merges]
     pipe = Pipeline.from_pretrained(args.model)
     lm, lexicon = CachedLM(TextLM(pipe.model.llm, pipe.tokenizer)), Lexicon.from_file()
-    repaired: dict[float, list[str]] = {w: [] for w in weights}
+    repaired: dict[tuple[float, bool], list[str]] = {s: [] for s in settings}
     for row in tqdm(rows, desc="repair", unit="clip"):
         audio = pipe.processor.audio_batch([load_audio(row["audio"])])
         frames, lengths = pipe.model.encode_frames(audio.audios, audio.audio_lengths)
         log_probs = pipe.model.spelling_logits(frames, lengths)[0, : int(lengths[0])].float().log_softmax(-1)
-        for weight in weights:
+        for weight, merge in settings:
             score = sentence_scorer(log_probs, lm, weight)
-            repaired[weight].append(repair_words(row["hypothesis"], score, lexicon))
+            repaired[weight, merge].append(repair_words(row["hypothesis"], score, lexicon, merge=merge))
     references = [normalize_text(r["reference"]) for r in rows]
     before = wer(references, [normalize_text(r["hypothesis"]) for r in rows])
-    for weight in weights:
-        after = wer(references, [normalize_text(h) for h in repaired[weight]])
-        print(f"{args.run.name}: lm weight {weight}: WER {100 * before:.2f} % -> {100 * after:.2f} %")
+    for weight, merge in settings:
+        after = wer(references, [normalize_text(h) for h in repaired[weight, merge]])
+        name = f"lm weight {weight}, merge {'on' if merge else 'off'}"
+        print(f"{args.run.name}: {name}: WER {100 * before:.2f} % -> {100 * after:.2f} %", flush=True)
 
 
 if __name__ == "__main__":

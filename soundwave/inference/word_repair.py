@@ -103,17 +103,39 @@ def sentence_scorer(log_probs: Tensor, text_lm: SentenceScore | None, lm_weight:
     return score
 
 
-def repair_words(text: str, score: SentenceScore, lexicon: Lexicon, max_distance: int = 3, candidates: int = 8) -> str:
+def repair_words(
+    text: str, score: SentenceScore, lexicon: Lexicon, max_distance: int = 3, candidates: int = 8, merge: bool = True
+) -> str:
     """`text` with each word the lexicon lacks replaced, left to right, by whichever of itself and its nearby
-    lexicon words (`nearby_words`) makes the best-scoring sentence; the words before it are already repaired."""
+    lexicon words (`nearby_words`) makes the best-scoring sentence; the words before it are already repaired.
+
+    With `merge`, a word split in two ("sat isfied", "a firt") may also join: where either of two neighbours is
+    suspect (`is_suspect`), the lexicon words near their concatenation compete too, replacing both.
+    """
     words = text.split()
-    for i, word in enumerate(words):
-        spelled = spelling_text(word).strip()
-        if not spelled or " " in spelled or lexicon.is_word(spelled):
-            continue
-        options = [word] + [respell(word, w) for w in nearby_words(spelled, lexicon, max_distance, candidates)]
-        if len(options) == 1:
-            continue
-        sentences = [" ".join([*words[:i], option, *words[i + 1 :]]) for option in options]
-        words[i] = options[int(score(sentences).argmax())]
+    i = 0
+    while i < len(words):
+        spelled = spelling_text(words[i]).strip()
+        options: list[list[str]] = []  # each option replaces words[i : i + len(option) or 1]
+        if spelled and " " not in spelled and not lexicon.is_word(spelled):
+            options += [[respell(words[i], w)] for w in nearby_words(spelled, lexicon, max_distance, candidates)]
+        if merge and i + 1 < len(words) and (is_suspect(words[i], lexicon) or is_suspect(words[i + 1], lexicon)):
+            joined = spelled + spelling_text(words[i + 1]).strip()
+            if joined and " " not in joined:
+                nearby = nearby_words(joined, lexicon, max_distance, candidates)
+                options += [[respell(words[i] + words[i + 1], w), ""] for w in nearby]
+        if options:
+            options = [[words[i]], *options]
+            sentences = [" ".join([*words[:i], *filter(None, o), *words[i + len(o) :]]) for o in options]
+            best = options[int(score(sentences).argmax())]
+            words[i : i + len(best)] = list(filter(None, best))
+        i += 1
     return " ".join(words)
+
+
+def is_suspect(word: str, lexicon: Lexicon) -> bool:
+    """A word that is likely a piece of a split one: no lexicon word, or a lone letter other than "a" and "I"."""
+    spelled = spelling_text(word).strip()
+    if not spelled or " " in spelled or spelled in {"a", "i"}:
+        return False
+    return len(spelled) == 1 or not lexicon.is_word(spelled)

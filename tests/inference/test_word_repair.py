@@ -11,6 +11,7 @@ from soundwave.errors import SoundwaveError
 from soundwave.inference.lexicon import Lexicon
 from soundwave.inference.word_repair import (
     TextLM,
+    is_suspect,
     nearby_words,
     repair_words,
     respell,
@@ -19,7 +20,7 @@ from soundwave.inference.word_repair import (
 )
 from soundwave.model.spelling import BLANK, CHARSET, spell
 
-LEXICON = Lexicon(["the", "courage", "carriage", "garage", "cat", "cot", "coat", "a"])
+LEXICON = Lexicon(["the", "courage", "carriage", "garage", "cat", "cot", "coat", "a", "he", "sat", "satisfied"])
 
 
 def heard(text: str, confusions: dict[int, dict[str, float]] | None = None) -> torch.Tensor:
@@ -62,6 +63,21 @@ def test_a_misspelled_word_becomes_the_word_the_audio_spells_best():
     score = sentence_scorer(log_probs, None, 0.0)
     assert repair_words("The corage.", score, LEXICON) == "The courage."
     assert repair_words("the garage", score, LEXICON) == "the garage"  # a word, even if a worse one, stays
+
+
+def test_a_word_split_in_two_joins_when_the_audio_says_one_word():
+    score = sentence_scorer(heard("he satisfied the cat"), None, 0.0)
+    assert repair_words("He sat isfied the cat.", score, LEXICON) == "He satisfied the cat."
+    assert repair_words("He sat isfied the cat.", score, LEXICON, merge=False) != "He satisfied the cat."
+    said_two = sentence_scorer(heard("he sat a cat"), None, 0.0)
+    assert repair_words("he sat a cat", said_two, LEXICON) == "he sat a cat"  # words, none suspect: untouched
+
+
+@pytest.mark.parametrize(
+    ("word", "suspect"), [("isfied", True), ("f", True), ("a", False), ("I", False), ("cat,", False)]
+)
+def test_suspect_words_are_non_words_and_lone_letters(word, suspect):
+    assert is_suspect(word, LEXICON) is suspect
 
 
 def test_the_text_lm_breaks_ties_between_equally_heard_words():
