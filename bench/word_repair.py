@@ -7,7 +7,7 @@ decoding again).
 Reads the run's `utterances.jsonl` (hypotheses, references, audio paths), computes each clip's spelling CTC once,
 and repairs the hypotheses (`soundwave/inference/word_repair.py`) at each weight, with and without joining
 split words (`merge`); text-LM scores are cached per
-sentence. Prints one line per weight: WER before / after, with the same Whisper normalizer as `soundwave eval`.
+sentence. Prints one line per setting: WER before / after, with the same Whisper normalizer as `soundwave eval`.
 Equal to decoding with `--word-repair W` (the repair runs after decoding and sees only the text and the audio).
 """
 

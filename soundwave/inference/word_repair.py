@@ -116,8 +116,8 @@ def repair_words(
     i = 0
     while i < len(words):
         spelled = spelling_text(words[i]).strip()
-        options: list[list[str]] = []  # each option replaces words[i : i + len(option) or 1]
-        if spelled and " " not in spelled and not lexicon.is_word(spelled):
+        options: list[list[str]] = []  # each replaces words[i : i + len(option)]; "" marks a word merged away
+        if is_non_word(spelled, lexicon):
             options += [[respell(words[i], w)] for w in nearby_words(spelled, lexicon, max_distance, candidates)]
         if merge and i + 1 < len(words) and (is_suspect(words[i], lexicon) or is_suspect(words[i + 1], lexicon)):
             joined = spelled + spelling_text(words[i + 1]).strip()
@@ -136,6 +136,9 @@ def repair_words(
 def is_suspect(word: str, lexicon: Lexicon) -> bool:
     """A word that is likely a piece of a split one: no lexicon word, or a lone letter other than "a" and "I"."""
     spelled = spelling_text(word).strip()
-    if not spelled or " " in spelled or spelled in {"a", "i"}:
-        return False
-    return len(spelled) == 1 or not lexicon.is_word(spelled)
+    return spelled not in {"a", "i"} and (len(spelled) == 1 or is_non_word(spelled, lexicon))
+
+
+def is_non_word(spelled: str, lexicon: Lexicon) -> bool:
+    """A spelled word (`spelling_text`) that the lexicon lacks; nothing spelled, or several words, is none."""
+    return bool(spelled) and " " not in spelled and not lexicon.is_word(spelled)
