@@ -83,6 +83,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="repair misspelled words of transcripts after decoding, the text LM's weight (spelling head; 0: off)",
     )
     parser.add_argument(
+        "--word-repair-speech",
+        type=float,
+        dest="word_repair_speech",
+        help="word repair's weight of the speech LLM's log P(sentence | audio) (spelling head; 0: off)",
+    )
+    parser.add_argument(
+        "--repair-nbest",
+        type=int,
+        dest="repair_nbest",
+        help="with --num-beams and word repair: repair this many best beams, keep the best-scoring (default 1)",
+    )
+    parser.add_argument(
         "--group-by", dest="group_by", help="also score each value of this manifest field apart (voice, speaker)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

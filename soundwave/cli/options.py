@@ -43,6 +43,18 @@ def add_generation_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="repair misspelled words of a transcript after decoding, the text LM's weight (spelling head; 0: off)",
     )
+    parser.add_argument(
+        "--word-repair-speech",
+        type=float,
+        default=None,
+        help="word repair's weight of the speech LLM's log P(sentence | audio) (spelling head; 0: off)",
+    )
+    parser.add_argument(
+        "--repair-nbest",
+        type=int,
+        default=None,
+        help="with --num-beams and word repair: repair this many best beams, keep the best-scoring (default 1)",
+    )
 
 
 def generation_overrides(args: argparse.Namespace) -> dict:
@@ -57,6 +69,8 @@ def generation_overrides(args: argparse.Namespace) -> dict:
         "ctc_weight": args.ctc_weight,
         "spelling_weight": args.spelling_weight,
         "word_repair": args.word_repair,
+        "word_repair_speech": args.word_repair_speech,
+        "repair_nbest": args.repair_nbest,
     }
 
 

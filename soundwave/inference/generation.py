@@ -33,6 +33,8 @@ class GenerationConfig:
     spelling_weight: float = 0.0  # the spelling CTC's weight in joint decoding (models with a spelling head)
     lexicon_penalty: float = 0.0  # with spelling_weight: off a hypothesis's spelling score per non-word it spells
     word_repair: float = 0.0  # > 0: after decoding, repair non-words (word_repair.py); the text LM's weight
+    word_repair_speech: float = 0.0  # > 0: repair too, with the speech LLM's log P(sentence | audio) at this weight
+    repair_nbest: int = 1  # with beams and word repair: the best beams repaired; the best-scoring repair wins
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -56,6 +58,10 @@ class GenerationConfig:
             )
         if self.word_repair < 0:
             raise ValueError(f"word_repair must be >= 0 (0: off), got {self.word_repair}")
+        if self.repair_nbest < 1:
+            raise ValueError(f"repair_nbest must be >= 1, got {self.repair_nbest}")
+        if self.word_repair_speech < 0:
+            raise ValueError(f"word_repair_speech must be >= 0 (0: off), got {self.word_repair_speech}")
         if self.ctc_blank_penalty < 0:
             raise ValueError(f"ctc_blank_penalty must be >= 0, got {self.ctc_blank_penalty}")
 

@@ -8,6 +8,7 @@ for piece in pipe.stream("clip.wav", "Summarize."): print(piece, end="")
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -171,10 +172,15 @@ class Pipeline:
                 audio = self._check_context(batch, config, chunk)
                 audio_tokens = [int(n) for n in audio.lengths.tolist()]
                 kwargs = self._generate_kwargs(batch, audio, config)
-                new_ids = self.model.generate(**batch, audio_encoding=audio, **kwargs)
+                repairing = config.word_repair > 0 or config.word_repair_speech > 0
+                nbest = min(config.repair_nbest, config.num_beams) if repairing else 1
+                if nbest > 1:  # word repair rescores each row's `nbest` best beams
+                    kwargs["num_return_sequences"] = nbest
+                new_ids = self.model.generate(**batch, audio_encoding=audio, **kwargs)  # (B * nbest, N)
                 texts = [self.tokenizer.decode(self._strip(ids), skip_special_tokens=True).strip() for ids in new_ids]
-                if config.word_repair > 0:
-                    texts = self._repair(batch, audio, texts, config)
+                if repairing:
+                    texts, chosen = self._repair(batch, audio, texts, nbest, config)
+                    new_ids = new_ids[chosen]  # (B * nbest, N) -> (B, N)
         except ContextTooLong as err:
             if len(chunk) == 1:
                 return [Result(text="", error=str(err))]
@@ -266,25 +272,52 @@ class Pipeline:
         lexicon = self._word_list() if config.lexicon_penalty > 0 else None
         return SpellingScorer(log_probs, lengths, self._speller, lexicon, config.lexicon_penalty)
 
-    def _repair(self, batch: dict, audio, texts: list[str], config: GenerationConfig) -> list[str]:
-        """Each row's transcript with its non-words repaired (`word_repair.py`); rows without one recording as is."""
+    def _repair(self, batch: dict, audio, texts: list[str], nbest: int, config: GenerationConfig):
+        """Each row's transcript with its non-words repaired (`word_repair.py`); rows without one recording as is.
+
+        `texts` holds `nbest` transcripts per row (its best beams, best first); each is repaired, and the one whose
+        repair scores best wins. Returns the rows' texts and the index of each winner in `texts`.
+        """
         if getattr(self.model, "spelling_head", None) is None or getattr(audio, "frames", None) is None:
             raise SoundwaveError("word_repair needs a Soundwave model with a spelling head (model.spelling_head)")
-        from soundwave.inference.word_repair import TextLM, repair_words, sentence_scorer
+        from soundwave.inference.word_repair import SpeechLM, TextLM, cached, repair_best, sentence_scorer
 
         logits = self.model.spelling_logits(audio.frames, audio.frame_lengths)  # (W, T, C)
         log_probs, lengths, active = self._row_log_probs(batch, logits, audio.frame_lengths)
         lexicon = self._word_list()
-        text_lm = TextLM(self.model.llm, self.tokenizer)
-        repaired = []
-        for row, text in enumerate(texts):
+        text_lm = cached(TextLM(self.model.llm, self.tokenizer))
+        prompts = self._prompt_embeds(batch, audio) if config.word_repair_speech > 0 else None
+        repaired, chosen = [], []
+        for row in range(len(texts) // nbest):
+            first = row * nbest
             if not bool(active[row]):
-                repaired.append(text)
+                repaired.append(texts[first])
+                chosen.append(first)
                 continue
             row_log_probs = log_probs[row, : int(lengths[row])].float().log_softmax(-1)  # (T, C)
-            score = sentence_scorer(row_log_probs, text_lm, config.word_repair)
-            repaired.append(repair_words(text, score, lexicon))
-        return repaired
+            speech_lm = None
+            if prompts is not None:
+                embeds, keys = prompts[row]
+                speech_lm = cached(SpeechLM(self.model.llm, self.tokenizer, embeds, self.eos_token_id, keys))
+            score = sentence_scorer(row_log_probs, text_lm, config.word_repair, speech_lm, config.word_repair_speech)
+            best, text = repair_best(texts[first : first + nbest], score, lexicon)
+            repaired.append(text)
+            chosen.append(first + best)
+        return repaired, chosen
+
+    def _prompt_embeds(self, batch: dict, audio) -> list[tuple]:
+        """Each row's prompt as the LLM reads it, spliced without padding: ((S_row, D) embeds, (S_row,) keys)."""
+        per_row = batch.get("audios_per_row")
+        counts = per_row.tolist() if per_row is not None else [1] * batch["input_ids"].shape[0]
+        prompts, first = [], 0
+        for row, count in enumerate(counts):
+            ids = batch["input_ids"][row][batch["attention_mask"][row].bool()][None]  # (S,) unpadded -> (1, S)
+            entries = slice(first, first + count)
+            own = dataclasses.replace(audio, embeds=audio.embeds[entries], lengths=audio.lengths[entries])
+            spliced = self.model.splice(ids, None, own, audios_per_row=torch.tensor([count]))
+            prompts.append((spliced.embeds[0], spliced.attention_mask[0]))
+            first += count
+        return prompts
 
     def _word_list(self):
         """The lexicon (Debian's wamerican), read once."""

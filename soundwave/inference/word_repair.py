@@ -91,46 +91,134 @@ class TextLM:
         return (token_log_probs * mask[:, 1:]).sum(dim=1).cpu()  # (N,)
 
 
-def sentence_scorer(log_probs: Tensor, text_lm: SentenceScore | None, lm_weight: float) -> SentenceScore:
-    """score(sentences) = spelling CTC log-likelihood + lm_weight * text LM log-prob (the LM only when weighted)."""
+class SpeechLM:
+    """The speech LLM read as a scorer of answers: log P(sentence, end of turn | the row's prompt and its audio).
+
+    Unlike the text LM it hears the clip (through the audio embeds spliced into the prompt), so it weighs what
+    was said as well as what reads well.
+
+    Args:
+        llm: the speech model's LLM (with its LoRA).
+        tokenizer: its tokenizer.
+        prompt_embeds: (S, D) one row's spliced prompt (text and audio embeds, no padding), ending where the
+            answer starts.
+        end_id: the end-of-turn token that closes an answer.
+        prompt_keys: (S,) which prompt keys may be attended (the release masks its `<|eot_id|>` keys); None: all.
+    """
+
+    def __init__(self, llm, tokenizer, prompt_embeds: Tensor, end_id: int, prompt_keys: Tensor | None = None) -> None:
+        self.llm, self.tokenizer, self.prompt, self.end = llm, tokenizer, prompt_embeds, int(end_id)
+        self.keys = prompt_keys if prompt_keys is not None else prompt_embeds.new_ones(prompt_embeds.shape[0]).long()
+
+    @torch.no_grad()
+    def __call__(self, sentences: list[str]) -> Tensor:
+        rows = [[*self.tokenizer(s, add_special_tokens=False).input_ids, self.end] for s in sentences]
+        width, start = max(len(r) for r in rows), self.prompt.shape[0]
+        ids = torch.tensor([r + [self.end] * (width - len(r)) for r in rows], device=self.prompt.device)  # (N, L)
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=self.prompt.device)
+        answer = self.llm.get_input_embeddings()(ids)  # (N, L, D)
+        prompt = self.prompt[None].expand(len(rows), -1, -1).to(answer.dtype)  # (S, D) -> (N, S, D)
+        attention = torch.cat([self.keys.to(mask)[None].expand(len(rows), -1), mask], dim=1)  # (N, S + L)
+        logits = self.llm(inputs_embeds=torch.cat([prompt, answer], dim=1), attention_mask=attention).logits
+        answer_logits = logits[:, start - 1 : -1].float()  # (N, L, V): each predicts the answer token at its step
+        token_log_probs = answer_logits.log_softmax(-1).gather(-1, ids[..., None])[..., 0]  # (N, L)
+        return (token_log_probs * mask).sum(dim=1).cpu()  # (N,)
+
+
+def cached(score: SentenceScore) -> SentenceScore:
+    """`score` remembering each sentence's value (repair scores the current sentence again at every word)."""
+    seen: dict[str, float] = {}
+
+    def lookup(sentences: list[str]) -> Tensor:
+        new = [s for s in dict.fromkeys(sentences) if s not in seen]
+        if new:
+            seen.update(zip(new, score(new).tolist(), strict=True))
+        return torch.tensor([seen[s] for s in sentences])
+
+    return lookup
+
+
+def sentence_scorer(
+    log_probs: Tensor,
+    text_lm: SentenceScore | None,
+    lm_weight: float,
+    speech_lm: SentenceScore | None = None,
+    speech_weight: float = 0.0,
+) -> SentenceScore:
+    """score(sentences) = spelling CTC log-likelihood + lm_weight * text LM log-prob + speech_weight * speech LLM
+    log-prob (each LM only when weighted)."""
 
     def score(sentences: list[str]) -> Tensor:
         total = spelling_log_likelihood(log_probs, sentences)
         if text_lm is not None and lm_weight > 0:
             total = total + lm_weight * text_lm(sentences)
+        if speech_lm is not None and speech_weight > 0:
+            total = total + speech_weight * speech_lm(sentences)
         return total
 
     return score
 
 
 def repair_words(
-    text: str, score: SentenceScore, lexicon: Lexicon, max_distance: int = 3, candidates: int = 8, merge: bool = True
+    text: str,
+    score: SentenceScore,
+    lexicon: Lexicon,
+    max_distance: int = 3,
+    candidates: int = 8,
+    merge: bool = True,
+    span: int = 3,
+    real_distance: int = 0,
+    real_margin: float = 0.0,
 ) -> str:
     """`text` with each word the lexicon lacks replaced, left to right, by whichever of itself and its nearby
     lexicon words (`nearby_words`) makes the best-scoring sentence; the words before it are already repaired.
 
-    With `merge`, a word split in two ("sat isfied", "a firt") may also join: where either of two neighbours is
-    suspect (`is_suspect`), the lexicon words near their concatenation compete too, replacing both.
+    With `merge`, a word split in pieces ("sat isfied", "a firt", "f a ied") may also join: where any of up to `span`
+    neighbours is suspect (`is_suspect`), the lexicon words near their concatenation compete too, replacing them all.
+    With `real_distance` > 0, lexicon words are tried too, against the words within `real_distance` edits of them,
+    and give way only to a sentence scoring `real_margin` more ("outwit" -> "outfit" where the audio says so).
     """
     words = text.split()
     i = 0
     while i < len(words):
         spelled = spelling_text(words[i]).strip()
         options: list[list[str]] = []  # each replaces words[i : i + len(option)]; "" marks a word merged away
+        penalties: list[float] = []
         if is_non_word(spelled, lexicon):
-            options += [[respell(words[i], w)] for w in nearby_words(spelled, lexicon, max_distance, candidates)]
-        if merge and i + 1 < len(words) and (is_suspect(words[i], lexicon) or is_suspect(words[i + 1], lexicon)):
-            joined = spelled + spelling_text(words[i + 1]).strip()
+            nearby = nearby_words(spelled, lexicon, max_distance, candidates)
+        elif real_distance > 0 and len(spelled) > 1 and " " not in spelled:
+            nearby = [w for w in nearby_words(spelled, lexicon, real_distance, candidates + 1) if w != spelled]
+        else:
+            nearby = []
+        options += [[respell(words[i], w)] for w in nearby]
+        penalties += [0.0 if is_non_word(spelled, lexicon) else real_margin] * len(nearby)
+        for width in range(2, span + 1) if merge else ():
+            pieces = words[i : i + width]
+            if len(pieces) < width or not any(is_suspect(w, lexicon) for w in pieces):
+                continue
+            joined = "".join(spelling_text(w).strip() for w in pieces)
             if joined and " " not in joined:
                 nearby = nearby_words(joined, lexicon, max_distance, candidates)
-                options += [[respell(words[i] + words[i + 1], w), ""] for w in nearby]
+                options += [[respell("".join(pieces), w), *[""] * (width - 1)] for w in nearby]
+                penalties += [0.0] * len(nearby)
         if options:
             options = [[words[i]], *options]
             sentences = [" ".join([*words[:i], *filter(None, o), *words[i + len(o) :]]) for o in options]
-            best = options[int(score(sentences).argmax())]
+            scores = score(sentences) - torch.tensor([0.0, *penalties])
+            best = options[int(scores.argmax())]
             words[i : i + len(best)] = list(filter(None, best))
         i += 1
     return " ".join(words)
+
+
+def repair_best(texts: list[str], score: SentenceScore, lexicon: Lexicon, **options) -> tuple[int, str]:
+    """Each of `texts` (a clip's best beams) repaired (`repair_words`); the index and text of the best-scoring.
+
+    ["a cot", "a cet"] heard as "a cat" -> (1, "a cat"): the second beam's non-word repairs into what was said.
+    """
+    repaired = [repair_words(text, score, lexicon, **options) for text in texts]
+    best = int(score(repaired).argmax()) if len(repaired) > 1 else 0
+    return best, repaired[best]
 
 
 def is_suspect(word: str, lexicon: Lexicon) -> bool:

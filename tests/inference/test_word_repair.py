@@ -10,9 +10,12 @@ import torch
 from soundwave.errors import SoundwaveError
 from soundwave.inference.lexicon import Lexicon
 from soundwave.inference.word_repair import (
+    SpeechLM,
     TextLM,
+    cached,
     is_suspect,
     nearby_words,
+    repair_best,
     repair_words,
     respell,
     sentence_scorer,
@@ -20,7 +23,9 @@ from soundwave.inference.word_repair import (
 )
 from soundwave.model.spelling import BLANK, CHARSET, spell
 
-LEXICON = Lexicon(["the", "courage", "carriage", "garage", "cat", "cot", "coat", "a", "he", "sat", "satisfied"])
+LEXICON = Lexicon(
+    ["the", "courage", "carriage", "garage", "cat", "cot", "coat", "a", "he", "sat", "satisfied", "forestalled"]
+)
 
 
 def heard(text: str, confusions: dict[int, dict[str, float]] | None = None) -> torch.Tensor:
@@ -73,6 +78,33 @@ def test_a_word_split_in_two_joins_when_the_audio_says_one_word():
     assert repair_words("he sat a cat", said_two, LEXICON) == "he sat a cat"  # words, none suspect: untouched
 
 
+def test_a_word_split_in_three_joins_only_with_a_span_of_three():
+    score = sentence_scorer(heard("he forestalled the cat"), None, 0.0)
+    assert repair_words("he for est alled the cat", score, LEXICON) == "he forestalled the cat"
+    assert repair_words("he for est alled the cat", score, LEXICON, span=2) != "he forestalled the cat"
+
+
+def test_lexicon_words_change_only_with_real_distance_and_by_the_margin():
+    score = sentence_scorer(heard("a cat"), None, 0.0)  # the audio clearly says "cat"; decoding wrote "cot"
+    assert repair_words("a cot", score, LEXICON) == "a cot"
+    assert repair_words("a cot", score, LEXICON, real_distance=1) == "a cat"
+    assert repair_words("a cot", score, LEXICON, real_distance=1, real_margin=1e6) == "a cot"
+
+
+def test_the_best_repaired_beam_wins_even_if_it_was_not_the_best_beam():
+    score = sentence_scorer(heard("a cat"), None, 0.0)
+    assert repair_best(["a cot", "a cet"], score, LEXICON) == (1, "a cat")
+    assert repair_best(["a cot"], score, LEXICON) == (0, "a cot")
+
+
+def test_cached_scores_each_sentence_once():
+    calls = []
+    score = cached(lambda sentences: calls.append(list(sentences)) or torch.arange(len(sentences), dtype=torch.float))
+    assert score(["a", "b", "a"]).tolist() == [0.0, 1.0, 0.0]
+    assert score(["b", "c"]).tolist() == [1.0, 0.0]
+    assert calls == [["a", "b"], ["c"]]
+
+
 @pytest.mark.parametrize(
     ("word", "suspect"), [("isfied", True), ("f", True), ("a", False), ("I", False), ("cat,", False)]
 )
@@ -118,6 +150,7 @@ def test_pipeline_repairs_per_row_the_same_in_a_batch_as_alone(tmp_path_factory)
     waves = [np.sin(np.arange(n, dtype=np.float32) / k) for n, k in ((16000, 7), (9000, 3))]
     items = [{"audio": w, "prompt": "Transcribe.", "sampling_rate": 16000} for w in waves]
     options = {"greedy": True, "max_new_tokens": 6, "ctc_weight": 0.3, "spelling_weight": 0.3, "word_repair": 1.0}
+    options["word_repair_speech"] = 0.5  # the speech LLM scores each row on its own prompt and audio
 
     model, _, _ = build_model(
         encoder=str(base_dir(root, "whisper")), llm=str(base_dir(root, "llm")), mode="paper", spelling_head=True
@@ -126,15 +159,59 @@ def test_pipeline_repairs_per_row_the_same_in_a_batch_as_alone(tmp_path_factory)
     pipe._lexicon = LEXICON
     batched = pipe.generate_batch(items, **options)
     alone = [pipe.generate_batch([item], **options)[0] for item in items]
-    plain = pipe.generate_batch(items, **(options | {"word_repair": 0.0}))
+    plain = pipe.generate_batch(items, **(options | {"word_repair": 0.0, "word_repair_speech": 0.0}))
     assert [r.error for r in batched] == [None, None]
     assert [r.text for r in batched] == [r.text for r in alone]
     for repaired, before in zip(batched, plain, strict=True):  # only non-words change, into lexicon words
         for new, old in zip(repaired.text.split(), before.text.split(), strict=True):
             assert new == old or (not LEXICON.is_word(old.lower().strip(".,!?")) and LEXICON.is_word(new.lower()))
 
+    beams = options | {"num_beams": 3, "repair_nbest": 3}  # each row's 3 best beams repaired, the best kept
+    nbest = pipe.generate_batch(items, **beams)
+    assert [r.text for r in nbest] == [pipe.generate_batch([item], **beams)[0].text for item in items]
+    assert [r.error for r in nbest] == [None, None] and all(r.output_tokens >= 1 for r in nbest)
+
     without, _, _ = build_model(encoder=str(base_dir(root, "whisper")), llm=str(base_dir(root, "llm")), mode="paper")
     with pytest.raises(SoundwaveError, match="spelling head"):
         Pipeline.from_model(without.eval(), tokenizer, extractor).generate_batch(
             items[:1], **(options | {"ctc_weight": 0.3, "spelling_weight": 0.0})
         )
+
+
+def test_speech_lm_scores_an_answer_as_the_model_s_own_loss_does(tmp_path_factory):
+    """SpeechLM(sentence) on a row's spliced prompt = -(summed cross-entropy) of the Soundwave forward with the
+    sentence and the end of turn as labels; the same alone as in a padded batch."""
+    import numpy as np
+    from transformers import AutoTokenizer, WhisperFeatureExtractor
+
+    from soundwave.inference.generation import GenerationConfig
+    from soundwave.inference.pipeline import Item, Pipeline
+    from soundwave.model.builder import build_model
+    from tests.model.test_builder import MEL_WINDOW, base_dir
+
+    root = tmp_path_factory.getbasetemp() / "tiny-bases"
+    tokenizer = AutoTokenizer.from_pretrained(str(base_dir(root, "llm")))
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<audio_patch>"]})
+    extractor = WhisperFeatureExtractor(feature_size=80, chunk_length=MEL_WINDOW // 100)
+    model, _, _ = build_model(
+        encoder=str(base_dir(root, "whisper")), llm=str(base_dir(root, "llm")), mode="paper", spelling_head=True
+    )
+    pipe = Pipeline.from_model(model.eval(), tokenizer, extractor)
+    wave = np.sin(np.arange(16000, dtype=np.float32) / 7)
+    config = GenerationConfig(do_sample=False, max_new_tokens=8)
+    with torch.inference_mode():
+        batch = pipe._inputs([(0, Item(wave, "Transcribe."), wave)], config)
+        audio = pipe._check_context(batch, config, [(0, None, wave)])
+        embeds, keys = pipe._prompt_embeds(batch, audio)[0]
+        assert not bool(keys.all())  # the tiny Llama masks its <|eot_id|> keys, as the release does
+        speech_lm = SpeechLM(model.llm, tokenizer, embeds, pipe.eos_token_id, keys)
+        sentences = ["a cat", "the courage of a cat in the garage"]
+        scores = speech_lm(sentences)
+        torch.testing.assert_close(scores, torch.cat([speech_lm([s]) for s in sentences]), rtol=1e-4, atol=1e-4)
+        for sentence, value in zip(sentences, scores, strict=True):
+            answer = [*tokenizer(sentence, add_special_tokens=False).input_ids, pipe.eos_token_id]
+            prompt = batch["input_ids"][0, batch["attention_mask"][0].bool()].tolist()
+            ids = torch.tensor([prompt + answer])
+            labels = torch.tensor([[-100] * len(prompt) + answer])
+            out = model(input_ids=ids, audios=batch["audios"], audio_lengths=batch.get("audio_lengths"), labels=labels)
+            torch.testing.assert_close(value, -out.ce_loss * len(answer), rtol=1e-3, atol=1e-3)
