@@ -74,7 +74,10 @@ class GenerationConfig:
         unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ConfigError(f"unknown generation option(s) {sorted(unknown)}")
-        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        try:
+            return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        except ValueError as err:  # an out-of-range value: a user's error, named (ConfigError is a ValueError)
+            raise ConfigError(f"generation option: {err}") from err
 
     def to_generate_kwargs(self, eos_token_id, tokenizer=None) -> dict:
         """Keyword arguments for transformers' `generate`."""

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundwave.errors import SoundwaveError
+from soundwave.errors import ConfigError, SoundwaveError
 from soundwave.inference.chat import Conversation
 from soundwave.inference.generation import GenerationConfig
 
@@ -87,6 +87,9 @@ def test_generation_config_validates():
     with pytest.raises(ValueError, match="unknown generation option"):
         GenerationConfig().with_overrides(temprature=0.5)
     assert GenerationConfig().with_overrides(greedy=True).do_sample is False
+    for bad in ({"word_repair_speech": -1.0}, {"repair_nbest": 0}, {"num_beams": 0}):  # a user's flags: named
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            GenerationConfig().with_overrides(**bad)
 
 
 def test_model_folder_generation_defaults(tmp_path, clips):
