@@ -75,8 +75,10 @@ def generation_options(config: EvalConfig) -> dict[str, Any]:
         options["ctc_weight"] = config.ctc_weight
     if config.num_beams is not None:
         options["num_beams"] = config.num_beams
-    tuning = ("ctc_blank_penalty", "ctc_length_bonus", "spelling_weight", "lexicon_penalty")
-    for name in (*tuning, "word_repair", "word_repair_speech", "repair_nbest"):
+    for name in (
+        *("ctc_blank_penalty", "ctc_length_bonus", "spelling_weight", "lexicon_penalty"),
+        *("word_repair", "word_repair_speech", "repair_nbest"),
+    ):
         if getattr(config, name) is not None:
             options[name] = getattr(config, name)
     if config.greedy:

@@ -307,8 +307,7 @@ class Pipeline:
 
     def _prompt_embeds(self, batch: dict, audio) -> list[tuple]:
         """Each row's prompt as the LLM reads it, spliced without padding: ((S_row, D) embeds, (S_row,) keys)."""
-        per_row = batch.get("audios_per_row")
-        counts = per_row.tolist() if per_row is not None else [1] * batch["input_ids"].shape[0]
+        counts, _ = self._per_row(batch, audio.lengths.tolist())
         prompts, first = [], 0
         for row, count in enumerate(counts):
             ids = batch["input_ids"][row][batch["attention_mask"][row].bool()][None]  # (S,) unpadded -> (1, S)

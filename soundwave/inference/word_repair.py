@@ -82,13 +82,9 @@ class TextLM:
     @torch.no_grad()
     def __call__(self, sentences: list[str]) -> Tensor:
         rows = [[self.start, *self.tokenizer(s, add_special_tokens=False).input_ids] for s in sentences]
-        width = max(len(r) for r in rows)
-        device = next(self.llm.parameters()).device
-        ids = torch.tensor([r + [self.pad] * (width - len(r)) for r in rows], device=device)  # (N, L)
-        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=device)  # (N, L)
-        logits = self.llm(input_ids=ids, attention_mask=mask).logits.float()  # (N, L, V)
-        token_log_probs = logits[:, :-1].log_softmax(-1).gather(-1, ids[:, 1:, None])[..., 0]  # (N, L - 1)
-        return (token_log_probs * mask[:, 1:]).sum(dim=1).cpu()  # (N,)
+        ids, mask = right_padded(rows, self.pad, next(self.llm.parameters()).device)  # (N, L) each
+        logits = self.llm(input_ids=ids, attention_mask=mask).logits  # (N, L, V)
+        return summed_log_probs(logits[:, :-1], ids[:, 1:], mask[:, 1:])  # each token predicts the next
 
 
 class SpeechLM:
@@ -113,16 +109,27 @@ class SpeechLM:
     @torch.no_grad()
     def __call__(self, sentences: list[str]) -> Tensor:
         rows = [[*self.tokenizer(s, add_special_tokens=False).input_ids, self.end] for s in sentences]
-        width, start = max(len(r) for r in rows), self.prompt.shape[0]
-        ids = torch.tensor([r + [self.end] * (width - len(r)) for r in rows], device=self.prompt.device)  # (N, L)
-        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=self.prompt.device)
+        ids, mask = right_padded(rows, self.end, self.prompt.device)  # (N, L) each
         answer = self.llm.get_input_embeddings()(ids)  # (N, L, D)
         prompt = self.prompt[None].expand(len(rows), -1, -1).to(answer.dtype)  # (S, D) -> (N, S, D)
         attention = torch.cat([self.keys.to(mask)[None].expand(len(rows), -1), mask], dim=1)  # (N, S + L)
         logits = self.llm(inputs_embeds=torch.cat([prompt, answer], dim=1), attention_mask=attention).logits
-        answer_logits = logits[:, start - 1 : -1].float()  # (N, L, V): each predicts the answer token at its step
-        token_log_probs = answer_logits.log_softmax(-1).gather(-1, ids[..., None])[..., 0]  # (N, L)
-        return (token_log_probs * mask).sum(dim=1).cpu()  # (N,)
+        start = self.prompt.shape[0]
+        return summed_log_probs(logits[:, start - 1 : -1], ids, mask)  # the last prompt step predicts the first
+
+
+def right_padded(rows: list[list[int]], pad: int, device) -> tuple[Tensor, Tensor]:
+    """Token rows -> (N, L) ids padded on the right with `pad`, and the (N, L) mask of real tokens."""
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device)
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=device)
+    return ids, mask
+
+
+def summed_log_probs(logits: Tensor, targets: Tensor, mask: Tensor) -> Tensor:
+    """(N, L, V) logits, each predicting the (N, L) target at its step -> (N,) summed log-probs where `mask` is 1."""
+    token_log_probs = logits.float().log_softmax(-1).gather(-1, targets[..., None])[..., 0]  # (N, L)
+    return (token_log_probs * mask).sum(dim=1).cpu()
 
 
 def cached(score: SentenceScore) -> SentenceScore:
@@ -181,34 +188,44 @@ def repair_words(
     words = text.split()
     i = 0
     while i < len(words):
-        spelled = spelling_text(words[i]).strip()
-        options: list[list[str]] = []  # each replaces words[i : i + len(option)]; "" marks a word merged away
-        penalties: list[float] = []
-        if is_non_word(spelled, lexicon):
-            nearby = nearby_words(spelled, lexicon, max_distance, candidates)
-        elif real_distance > 0 and len(spelled) > 1 and " " not in spelled:
-            nearby = [w for w in nearby_words(spelled, lexicon, real_distance, candidates + 1) if w != spelled]
-        else:
-            nearby = []
-        options += [[respell(words[i], w)] for w in nearby]
-        penalties += [0.0 if is_non_word(spelled, lexicon) else real_margin] * len(nearby)
-        for width in range(2, span + 1) if merge else ():
-            pieces = words[i : i + width]
-            if len(pieces) < width or not any(is_suspect(w, lexicon) for w in pieces):
-                continue
-            joined = "".join(spelling_text(w).strip() for w in pieces)
-            if joined and " " not in joined:
-                nearby = nearby_words(joined, lexicon, max_distance, candidates)
-                options += [[respell("".join(pieces), w), *[""] * (width - 1)] for w in nearby]
-                penalties += [0.0] * len(nearby)
+        options = word_options(words, i, lexicon, max_distance, candidates, span if merge else 1, real_distance)
         if options:
-            options = [[words[i]], *options]
-            sentences = [" ".join([*words[:i], *filter(None, o), *words[i + len(o) :]]) for o in options]
-            scores = score(sentences) - torch.tensor([0.0, *penalties])
-            best = options[int(scores.argmax())]
+            replacements = [[words[i]], *(o for o, _ in options)]  # each replaces words[i : i + len(it)]
+            sentences = [" ".join([*words[:i], *filter(None, o), *words[i + len(o) :]]) for o in replacements]
+            margins = torch.tensor([0.0, *(real_margin if real else 0.0 for _, real in options)])
+            best = replacements[int((score(sentences) - margins).argmax())]
             words[i : i + len(best)] = list(filter(None, best))
         i += 1
     return " ".join(words)
+
+
+def word_options(
+    words: list[str], i: int, lexicon: Lexicon, max_distance: int, candidates: int, span: int, real_distance: int
+) -> list[tuple[list[str], bool]]:
+    """What may replace words[i:]: (replacement, whether it replaces a lexicon word). A replacement covers as many
+    words as it is long; "" marks a word merged away.
+
+    A non-word: its nearby lexicon words. A lexicon word (with `real_distance`): those within that many edits. And
+    where any of up to `span` neighbours is suspect (`is_suspect`): the lexicon words near their concatenation.
+    """
+    spelled = spelling_text(words[i]).strip()
+    real = not is_non_word(spelled, lexicon)
+    if not real:
+        nearby = nearby_words(spelled, lexicon, max_distance, candidates)
+    elif real_distance > 0 and len(spelled) > 1 and " " not in spelled:
+        nearby = [w for w in nearby_words(spelled, lexicon, real_distance, candidates + 1) if w != spelled]
+    else:
+        nearby = []
+    options = [([respell(words[i], w)], real) for w in nearby]
+    for width in range(2, span + 1):
+        pieces = words[i : i + width]
+        if len(pieces) < width or not any(is_suspect(w, lexicon) for w in pieces):
+            continue
+        joined = "".join(spelling_text(w).strip() for w in pieces)
+        if joined and " " not in joined:
+            merged = nearby_words(joined, lexicon, max_distance, candidates)
+            options += [([respell("".join(pieces), w), *[""] * (width - 1)], False) for w in merged]
+    return options
 
 
 def repair_best(texts: list[str], score: SentenceScore, lexicon: Lexicon, **options) -> tuple[int, str]:
