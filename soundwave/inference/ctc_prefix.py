@@ -194,10 +194,19 @@ class CTCPrefixScorer(LogitsProcessor):
             return r, torch.tensor(0.0)
         return self.states[(item, prefix)]
 
+    def _known(self, item: int, prefix: tuple) -> bool:
+        """Whether the prefix is one this scorer proposed (only those have a CTC state)."""
+        return not prefix or (item, prefix) in self.states
+
     def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
         """input_ids (R, L) the answers so far; scores (R, V) the LLM's -> (R, V) joint scores."""
         answers = [tuple(ids) for ids in input_ids.tolist()]
         rows = [r for r, answer in enumerate(answers) if self._scores_row(r, answer)]
+        dead = [r for r in rows if not self._known(r // self.num_beams, answers[r])]
+        rows = [r for r in rows if r not in dead]
+        if dead:  # a token CTC ruled out (score -inf), picked anyway by beam *sampling*: the beam stays dead
+            scores = scores.clone()
+            scores[dead] = NEG_INF
         if not rows:
             return scores
         llm = scores[rows].float().log_softmax(dim=-1)  # (R', V); beam search already passes log-probs: idempotent

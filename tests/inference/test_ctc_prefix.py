@@ -115,6 +115,18 @@ def test_inactive_rows_and_ended_rows_keep_the_llm_scores():
     assert torch.equal(ended[1], llm[1])
 
 
+def test_a_beam_on_a_token_ctc_ruled_out_stays_dead():
+    """Beam *sampling* can pick a token scored -inf; its beam has no CTC state and must not crash or revive."""
+    eos = V
+    scorer = CTCPrefixScorer(_peaky([2]), torch.tensor([12]), BLANK, [eos], weight=1.0, candidates=2, num_beams=2)
+    llm = torch.randn(2, V + 1)
+    first = scorer(torch.zeros(2, 0, dtype=torch.long), llm)
+    assert torch.isinf(first[0, 5]) and first[0, 5] < 0  # 5: ruled out, never scored
+    out = scorer(torch.tensor([[2], [5]]), llm)  # beam 1 went on with the ruled-out 5
+    assert torch.isneginf(out[1]).all()
+    assert int(out[0].argmax()) == eos  # beam 0 is scored as before: "2" heard, then the end
+
+
 def test_per_row_log_probs_joins_a_recordings_windows():
     logits = torch.randn(3, 4, V)  # windows: item 0 has two, item 1 one
     log_probs, lengths, active = per_row_log_probs(logits, torch.tensor([4, 2, 3]), torch.tensor([2, 1]), None, rows=2)
