@@ -143,14 +143,19 @@ def test_cli_ask_and_transcribe(clips, tmp_path, capsys):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["file"] for line in lines] == [*clips, str(tmp_path / "missing.wav")]
     assert lines[0]["error"] is None and "no such audio file" in lines[2]["error"]
-    # transcribe decodes with CTC by default: the same text as the Pipeline at ctc_weight 0.5, not as without it
+    # transcribe decodes with CTC and 4 beams by default: the same text as the Pipeline at ctc_weight 0.5, not as
+    # without it; --num-beams 1 decodes greedily
+    pipe = Pipeline.from_pretrained(model)
     joint, plain = (
-        Pipeline.from_pretrained(model)
-        .generate(clips[0], "What does the person say?", greedy=True, max_new_tokens=4, ctc_weight=w)
-        .text
+        pipe.generate(clips[0], "What does the person say?", greedy=True, max_new_tokens=4, ctc_weight=w, num_beams=4)
         for w in (0.5, 0.0)
     )
-    assert lines[0]["text"] == joint != plain
+    assert lines[0]["text"] == joint.text != plain.text
+    greedy_out = tmp_path / "g.jsonl"
+    flags = ["--model", model, "--max-new-tokens", "4", "--num-beams", "1", "-o", str(greedy_out)]
+    assert main(["transcribe", clips[0], *flags]) == 0
+    greedy = pipe.generate(clips[0], "What does the person say?", greedy=True, max_new_tokens=4, ctc_weight=0.5)
+    assert json.loads(greedy_out.read_text())["text"] == greedy.text
 
 
 def test_int8_quantized_pipeline_answers(clips):
