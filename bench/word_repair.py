@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--real-distance", default="0", help="edits tried on lexicon words (0: off), comma-separated")
     parser.add_argument("--real-margin", default="0", help="score a lexicon word's replacement must win by")
     parser.add_argument("--candidates", default="8", help="nearby lexicon words tried per word, comma-separated")
+    parser.add_argument("--pool", default="0", help="nearby words shortlisted by the spelling CTC, comma-separated")
     parser.add_argument("--limit", type=int, help="only the first N clips")
     args = parser.parse_args()
 
@@ -58,6 +59,7 @@ def main() -> None:
         "real_distance": numbers(args.real_distance, int),
         "real_margin": numbers(args.real_margin),
         "candidates": numbers(args.candidates, int),
+        "pool": numbers(args.pool, int),
     }
     settings = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     pipe = Pipeline.from_pretrained(args.model)

@@ -95,6 +95,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --num-beams and word repair: repair this many best beams, keep the best-scoring (default 1)",
     )
     parser.add_argument(
+        "--repair-pool",
+        type=int,
+        dest="repair_pool",
+        help="word repair: lexicon words found per word, the 8 the spelling CTC likes best scored (0: just 8)",
+    )
+    parser.add_argument(
         "--group-by", dest="group_by", help="also score each value of this manifest field apart (voice, speaker)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -24,7 +24,9 @@ def add_generation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-p", type=float, default=None)
     parser.add_argument("--repetition-penalty", type=float, default=None)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--num-beams", type=int, default=None, help="beam search width (default 1)")
+    parser.add_argument(
+        "--num-beams", type=int, default=None, help="beam search width (default 1; transcribe: 4 on models with CTC)"
+    )
     parser.add_argument(
         "--ctc-weight",
         type=float,
@@ -55,6 +57,12 @@ def add_generation_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="with --num-beams and word repair: repair this many best beams, keep the best-scoring (default 1)",
     )
+    parser.add_argument(
+        "--repair-pool",
+        type=int,
+        default=None,
+        help="word repair: lexicon words found per word, the 8 the spelling CTC likes best scored (0: just 8)",
+    )
 
 
 def generation_overrides(args: argparse.Namespace) -> dict:
@@ -71,6 +79,7 @@ def generation_overrides(args: argparse.Namespace) -> dict:
         "word_repair": args.word_repair,
         "word_repair_speech": args.word_repair_speech,
         "repair_nbest": args.repair_nbest,
+        "repair_pool": args.repair_pool,
     }
 
 

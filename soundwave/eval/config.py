@@ -48,6 +48,7 @@ class EvalConfig:
     word_repair: float | None = None  # Pipeline only: repair non-words after decoding, the text LM's weight (0 off)
     word_repair_speech: float | None = None  # Pipeline only: word repair's weight of the speech LLM (0 off)
     repair_nbest: int | None = None  # Pipeline only, with beams and word repair: beams repaired, best kept (1)
+    repair_pool: int | None = None  # Pipeline only, word repair: nearby words shortlisted by the spelling CTC (0)
     group_by: str | None = None  # also score each value of this manifest field apart ("voice", "speaker", ...)
 
     def __post_init__(self) -> None:  # validate, never rewrite
@@ -69,6 +70,8 @@ class EvalConfig:
             raise ConfigError(f"spelling_weight: expected a number in [0, 1], got {self.spelling_weight}")
         if self.word_repair is not None and self.word_repair < 0:
             raise ConfigError(f"word_repair: expected a number >= 0, got {self.word_repair}")
+        if self.repair_pool is not None and self.repair_pool < 0:
+            raise ConfigError(f"repair_pool: expected an integer >= 0, got {self.repair_pool}")
         if self.repair_nbest is not None and self.repair_nbest < 1:
             raise ConfigError(f"repair_nbest: expected a positive integer, got {self.repair_nbest}")
         if self.word_repair_speech is not None and self.word_repair_speech < 0:

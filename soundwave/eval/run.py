@@ -77,7 +77,7 @@ def generation_options(config: EvalConfig) -> dict[str, Any]:
         options["num_beams"] = config.num_beams
     for name in (
         *("ctc_blank_penalty", "ctc_length_bonus", "spelling_weight", "lexicon_penalty"),
-        *("word_repair", "word_repair_speech", "repair_nbest"),
+        *("word_repair", "word_repair_speech", "repair_nbest", "repair_pool"),
     ):
         if getattr(config, name) is not None:
             options[name] = getattr(config, name)

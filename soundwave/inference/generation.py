@@ -35,6 +35,7 @@ class GenerationConfig:
     word_repair: float = 0.0  # > 0: after decoding, repair non-words (word_repair.py); the text LM's weight
     word_repair_speech: float = 0.0  # > 0: repair too, with the speech LLM's log P(sentence | audio) at this weight
     repair_nbest: int = 1  # with beams and word repair: the best beams repaired; the best-scoring repair wins
+    repair_pool: int = 0  # word repair: nearby words found per word, shortlisted to 8 by the spelling CTC (0: 8)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -58,6 +59,8 @@ class GenerationConfig:
             )
         if self.word_repair < 0:
             raise ValueError(f"word_repair must be >= 0 (0: off), got {self.word_repair}")
+        if self.repair_pool < 0:
+            raise ValueError(f"repair_pool must be >= 0 (0: off), got {self.repair_pool}")
         if self.repair_nbest < 1:
             raise ValueError(f"repair_nbest must be >= 1, got {self.repair_nbest}")
         if self.word_repair_speech < 0:

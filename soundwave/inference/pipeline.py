@@ -300,7 +300,7 @@ class Pipeline:
                 embeds, keys = prompts[row]
                 speech_lm = cached(SpeechLM(self.model.llm, self.tokenizer, embeds, self.eos_token_id, keys))
             score = sentence_scorer(row_log_probs, text_lm, config.word_repair, speech_lm, config.word_repair_speech)
-            best, text = repair_best(texts[first : first + nbest], score, lexicon)
+            best, text = repair_best(texts[first : first + nbest], score, lexicon, pool=config.repair_pool)
             repaired.append(text)
             chosen.append(first + best)
         return repaired, chosen

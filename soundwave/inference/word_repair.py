@@ -163,6 +163,7 @@ def sentence_scorer(
             total = total + speech_weight * speech_lm(sentences)
         return total
 
+    score.acoustic = lambda sentences: spelling_log_likelihood(log_probs, sentences)  # the shortlist's cheap score
     return score
 
 
@@ -176,9 +177,15 @@ def repair_words(
     span: int = 3,
     real_distance: int = 0,
     real_margin: float = 0.0,
+    pool: int = 0,
 ) -> str:
     """`text` with each word the lexicon lacks replaced, left to right, by whichever of itself and its nearby
     lexicon words (`nearby_words`) makes the best-scoring sentence; the words before it are already repaired.
+
+    With `pool` > `candidates`, up to `pool` nearby words (per word and per merge) are found and the `candidates`
+    whose sentences the spelling CTC alone likes best (`score.acoustic`) go on to the full score (`shortlist`):
+    `nearby_words` ranks equally distant words alphabetically, so a small limit can cut the right one ("leel": eel,
+    feel, ..., lees before level).
 
     With `merge`, a word split in pieces ("sat isfied", "a firt", "f a ied") may also join: where any of up to `span`
     neighbours is suspect (`is_suspect`), the lexicon words near their concatenation compete too, replacing them all.
@@ -188,15 +195,32 @@ def repair_words(
     words = text.split()
     i = 0
     while i < len(words):
-        options = word_options(words, i, lexicon, max_distance, candidates, span if merge else 1, real_distance)
+        found = max(candidates, pool)
+        options = word_options(words, i, lexicon, max_distance, found, span if merge else 1, real_distance)
+        if found > candidates:
+            options = shortlist(words, i, options, score.acoustic, candidates)
         if options:
             replacements = [[words[i]], *(o for o, _ in options)]  # each replaces words[i : i + len(it)]
-            sentences = [" ".join([*words[:i], *filter(None, o), *words[i + len(o) :]]) for o in replacements]
+            sentences = [replaced(words, i, o) for o in replacements]
             margins = torch.tensor([0.0, *(real_margin if real else 0.0 for _, real in options)])
             best = replacements[int((score(sentences) - margins).argmax())]
             words[i : i + len(best)] = list(filter(None, best))
         i += 1
     return " ".join(words)
+
+
+def replaced(words: list[str], i: int, replacement: list[str]) -> str:
+    """The sentence with words[i : i + len(replacement)] replaced ("" entries: words merged away)."""
+    return " ".join([*words[:i], *filter(None, replacement), *words[i + len(replacement) :]])
+
+
+def shortlist(words: list[str], i: int, options: list, acoustic: SentenceScore, keep: int) -> list:
+    """The `keep` options (`word_options`) whose sentences score best under `acoustic` (in their order)."""
+    if len(options) <= keep:
+        return options
+    sentences = [replaced(words, i, o) for o, _ in options]
+    best = acoustic(sentences).topk(keep).indices.sort().values  # (keep,)
+    return [options[int(j)] for j in best]
 
 
 def word_options(

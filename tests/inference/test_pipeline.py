@@ -87,7 +87,12 @@ def test_generation_config_validates():
     with pytest.raises(ValueError, match="unknown generation option"):
         GenerationConfig().with_overrides(temprature=0.5)
     assert GenerationConfig().with_overrides(greedy=True).do_sample is False
-    for bad in ({"word_repair_speech": -1.0}, {"repair_nbest": 0}, {"num_beams": 0}):  # a user's flags: named
+    for bad in (
+        {"word_repair_speech": -1.0},
+        {"repair_nbest": 0},
+        {"repair_pool": -1},
+        {"num_beams": 0},
+    ):  # a user's flags: named
         with pytest.raises(ConfigError, match=next(iter(bad))):
             GenerationConfig().with_overrides(**bad)
 

@@ -91,6 +91,14 @@ def test_lexicon_words_change_only_with_real_distance_and_by_the_margin():
     assert repair_words("a cot", score, LEXICON, real_distance=1, real_margin=1e6) == "a cot"
 
 
+def test_a_pool_shortlisted_by_the_audio_finds_the_word_a_small_limit_cuts():
+    # "leel" is 1 edit from all these; alphabetically "level" is last, past a limit of 2
+    lexicon = Lexicon(["a", "eel", "feel", "heel", "level"])
+    score = sentence_scorer(heard("a level"), None, 0.0)
+    assert repair_words("a leel", score, lexicon, max_distance=1, candidates=2) != "a level"
+    assert repair_words("a leel", score, lexicon, max_distance=1, candidates=2, pool=8) == "a level"
+
+
 def test_the_best_repaired_beam_wins_even_if_it_was_not_the_best_beam():
     score = sentence_scorer(heard("a cat"), None, 0.0)
     assert repair_best(["a cot", "a cet"], score, LEXICON) == (1, "a cat")
