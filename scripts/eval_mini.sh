@@ -7,7 +7,8 @@
 # CTC_WEIGHT, default 0.5; NUM_BEAMS, default 1; SPELLING_WEIGHT, the spelling CTC's weight, default 0: set it for
 # a model with a spelling head, e.g. the shipped one: CTC_WEIGHT=0.25 SPELLING_WEIGHT=0.45; WORD_REPAIR, the text LM's
 # weight in word repair after decoding, default 0: off; WORD_REPAIR_SPEECH, the speech LLM's weight there, default 0;
-# REPAIR_NBEST, beams repaired, default 1; the shipped one: WORD_REPAIR=0.5 WORD_REPAIR_SPEECH=0.5), as `soundwave
+# REPAIR_NBEST, beams repaired, default 1; REPAIR_POOL, nearby words shortlisted, default 0; the shipped one:
+# WORD_REPAIR=0.5 WORD_REPAIR_SPEECH=0.5 REPAIR_POOL=32 NUM_BEAMS=4), as `soundwave
 # transcribe` decodes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ SPELLING_WEIGHT=${SPELLING_WEIGHT:-0}
 WORD_REPAIR=${WORD_REPAIR:-0}
 WORD_REPAIR_SPEECH=${WORD_REPAIR_SPEECH:-0}
 REPAIR_NBEST=${REPAIR_NBEST:-1}
+REPAIR_POOL=${REPAIR_POOL:-0}
 ev() { python -m soundwave eval --no-progress --batch-size 16 --max-new-tokens 48 "$@"; }
 # the held-out sets are also scored per voice (summary.json "groups", report.md "By voice")
 grouping() { case "$1" in synth_*) echo --group-by voice ;; esac; }
@@ -26,7 +28,7 @@ for set in librivox cards synth_heldout_asr; do
   ev --model "$MODEL" --data "data/eval/$set.jsonl" --task asr --output "$OUT/mini-$set" $(grouping "$set")
   ev --model "$MODEL" --data "data/eval/$set.jsonl" --task asr --output "$OUT/mini-ctc-$set" $(grouping "$set") \
     --ctc-weight "$CTC_WEIGHT" --num-beams "$NUM_BEAMS" --spelling-weight "$SPELLING_WEIGHT" \
-    --word-repair "$WORD_REPAIR" --word-repair-speech "$WORD_REPAIR_SPEECH" --repair-nbest "$REPAIR_NBEST"
+    --word-repair "$WORD_REPAIR" --word-repair-speech "$WORD_REPAIR_SPEECH" --repair-nbest "$REPAIR_NBEST" --repair-pool "$REPAIR_POOL"
   [ -n "${SKIP_BASELINE:-}" ] ||
     ev --baseline whisper --model whisper-tiny.en --data "data/eval/$set.jsonl" --task asr --output "$OUT/whisper-$set" $(grouping "$set")
 done
