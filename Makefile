@@ -1,6 +1,6 @@
 # The two set-up commands of the README, plus developer shortcuts.
 PY ?= python3
-DEMO_AUDIO ?= tests/assets/speech/librivox/sense_and_sensibility_01_austen_64kb-0890.wav
+DEMO_AUDIO ?= tests/assets/speech/librivox/sense_and_sensibility_01_austen_64kb-0930.wav
 DEMO_MODEL ?= soundwave-mini
 
 .PHONY: setup demo test test-fast lint
