@@ -8,7 +8,7 @@
 # a model with a spelling head, e.g. the shipped one: CTC_WEIGHT=0.25 SPELLING_WEIGHT=0.45; WORD_REPAIR, the text LM's
 # weight in word repair after decoding, default 0: off; WORD_REPAIR_SPEECH, the speech LLM's weight there, default 0;
 # REPAIR_NBEST, beams repaired, default 1; REPAIR_POOL, nearby words shortlisted, default 0; the shipped one:
-# WORD_REPAIR=0.5 WORD_REPAIR_SPEECH=0.5 REPAIR_POOL=32 NUM_BEAMS=4), as `soundwave
+# WORD_REPAIR=0.5 WORD_REPAIR_SPEECH=0.5 REPAIR_POOL=64 NUM_BEAMS=8), as `soundwave
 # transcribe` decodes.
 set -euo pipefail
 cd "$(dirname "$0")/.."

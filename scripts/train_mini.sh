@@ -34,4 +34,4 @@ for stage in stage1_align stage1b_align stage2_shrink stage3_sft stage3b_sft sta
 done
 python scripts/bundle_model.py runs/mini/stage4a/final soundwave/assets/soundwave-mini --generation repetition_penalty=1.2
 # the shipped decoding (docs/mini.md, sessions 17-20); stage4b_spell (sessions 18-20) was tried, not kept
-CTC_WEIGHT=0.25 SPELLING_WEIGHT=0.45 WORD_REPAIR=0.5 WORD_REPAIR_SPEECH=0.5 REPAIR_POOL=32 NUM_BEAMS=4 bash scripts/eval_mini.sh
+CTC_WEIGHT=0.25 SPELLING_WEIGHT=0.45 WORD_REPAIR=0.5 WORD_REPAIR_SPEECH=0.5 REPAIR_POOL=64 NUM_BEAMS=8 bash scripts/eval_mini.sh

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from soundwave.cli.transcribe import TRANSCRIBE_BEAMS
 from soundwave.errors import ConfigError, SoundwaveError
 from soundwave.inference.chat import Conversation
 from soundwave.inference.generation import GenerationConfig
@@ -148,11 +149,18 @@ def test_cli_ask_and_transcribe(clips, tmp_path, capsys):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["file"] for line in lines] == [*clips, str(tmp_path / "missing.wav")]
     assert lines[0]["error"] is None and "no such audio file" in lines[2]["error"]
-    # transcribe decodes with CTC and 4 beams by default: the same text as the Pipeline at ctc_weight 0.5, not as
-    # without it; --num-beams 1 decodes greedily
+    # transcribe decodes with CTC and TRANSCRIBE_BEAMS (8) beams by default: the same text as the Pipeline at
+    # ctc_weight 0.5, not as without it; --num-beams 1 decodes greedily
     pipe = Pipeline.from_pretrained(model)
     joint, plain = (
-        pipe.generate(clips[0], "What does the person say?", greedy=True, max_new_tokens=4, ctc_weight=w, num_beams=4)
+        pipe.generate(
+            clips[0],
+            "What does the person say?",
+            greedy=True,
+            max_new_tokens=4,
+            ctc_weight=w,
+            num_beams=TRANSCRIBE_BEAMS,
+        )
         for w in (0.5, 0.0)
     )
     assert lines[0]["text"] == joint.text != plain.text
