@@ -2,7 +2,7 @@
 
 Soundwave models decode jointly with their CTC alignment adapter (`--ctc-weight`, default 0.5; 0 turns it off), with
 8 beams (`--num-beams`, `TRANSCRIBE_BEAMS`, chosen on the dev set of an unseen accent: 29.25 % greedy, 24.34 % with
-8 beams; the bundled model's held-out WER 25.7 % greedy, 21.8 % with 4 beams, 19.7 % with 8; docs/mini.md, sessions
+8 beams; the bundled model's held-out WER 25.7 % greedy, 20.3 % with 4 beams, 19.7 % with 8; docs/mini.md, sessions
 22-23); `--num-beams 4` is a quarter faster (LibriVox: 21.1 % against 23.9 % with 8), `--num-beams 1` is greedy.
 """
 
