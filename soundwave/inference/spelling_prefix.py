@@ -32,8 +32,8 @@ TRANSCRIBE_WEIGHTS = {
     "spelling_weight": 0.45,
     "word_repair": 0.5,
     "word_repair_speech": 0.5,
-    # dev set (unseen accent): greedy 29.68 -> 29.25 % at 32 (session 22); 8 beams 25.20 -> 24.48 % at 32, 24.34 % at 64
-    "repair_pool": 64,  # (docs/mini.md, session 23)
+    # dev set (unseen accent; docs/mini.md, sessions 22-23): greedy 29.68 -> 29.25 % at 32; 8 beams 25.2 -> 24.34 at 64
+    "repair_pool": 64,
 }
 
 

@@ -149,7 +149,7 @@ def test_cli_ask_and_transcribe(clips, tmp_path, capsys):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["file"] for line in lines] == [*clips, str(tmp_path / "missing.wav")]
     assert lines[0]["error"] is None and "no such audio file" in lines[2]["error"]
-    # transcribe decodes with CTC and TRANSCRIBE_BEAMS (8) beams by default: the same text as the Pipeline at
+    # transcribe decodes with CTC and TRANSCRIBE_BEAMS beams by default: the same text as the Pipeline at
     # ctc_weight 0.5, not as without it; --num-beams 1 decodes greedily
     pipe = Pipeline.from_pretrained(model)
     joint, plain = (
