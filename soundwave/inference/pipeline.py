@@ -176,7 +176,8 @@ class Pipeline:
                 nbest = min(config.repair_nbest, config.num_beams) if repairing else 1
                 if nbest > 1:  # word repair rescores each row's `nbest` best beams
                     kwargs["num_return_sequences"] = nbest
-                new_ids = self.model.generate(**batch, audio_encoding=audio, **kwargs)  # (B * nbest, N)
+                output_ids = self.model.generate(**batch, audio_encoding=audio, **kwargs)  # (B * nbest, S + N)
+                new_ids = output_ids[:, batch["input_ids"].shape[1] :]  # (B * nbest, S + N) -> (B * nbest, N)
                 texts = [self.tokenizer.decode(self._strip(ids), skip_special_tokens=True).strip() for ids in new_ids]
                 if repairing:
                     texts, chosen = self._repair(batch, audio, texts, nbest, config)

@@ -57,5 +57,6 @@ def inference(model, audio_processor, tokenizer, prompt: str, audio_path, **gene
     waveform = load_audio(audio_path)
     batch = processor([waveform], [[Turn("user", prompt, audio=True)]])
     batch = {k: v.to(model.device) for k, v in batch.items()}
-    new_ids = model.generate(**batch, **release_generation(tokenizer, generate_overrides))
-    return tokenizer.decode(new_ids[0], skip_special_tokens=True)
+    output_ids = model.generate(**batch, **release_generation(tokenizer, generate_overrides))
+    prompt_length = batch["input_ids"].shape[1]  # the release's decoding line: output_ids[:, L:]
+    return tokenizer.decode(output_ids[0, prompt_length:], skip_special_tokens=True)

@@ -1,7 +1,9 @@
 """Generation shared by both designs: encode the audio, splice it in with left padding, run the LLM's generate.
 
 Positions are passed explicitly (plain 0.. after the left padding, as the release computes them), and
-transformers' `generate` extends them by one per new token.
+transformers' `generate` extends them by one per new token. As in the release and every transformers causal LM,
+`generate(input_ids=...)` returns the prompt followed by the new tokens: the release's `output_ids[:, L:]` with
+`L = input_ids.shape[1]` is the answer.
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ class AudioGenerationMixin:
         audios_per_row: Tensor | None = None,
         **generate_kwargs,
     ) -> Tensor:
-        """Generate from left-padded prompts (right-padded ones are moved left). Returns only the new ids (B, N).
+        """Generate from left-padded prompts (right-padded ones are moved left).
 
-        `audio_encoding` (from `encode_audio`) skips encoding the audio again.
+        Returns the prompt ids followed by the new ids, (B * num_return_sequences, S + N), as transformers does for
+        `input_ids` (right-padded prompts come back moved left); `return_dict_in_generate=True` gives the same in
+        `.sequences`. `audio_encoding` (from `encode_audio`) skips encoding the audio again.
         """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -59,9 +63,27 @@ class AudioGenerationMixin:
         with warnings.catch_warnings():
             # the prompt is embeddings (speech + text): a repetition penalty counts the answer's tokens, as intended
             warnings.filterwarnings("ignore", message="Passing `repetition_penalty` with `inputs_embeds`")
-            return self.llm.generate(
+            output = self.llm.generate(
                 inputs_embeds=inputs.embeds,
                 attention_mask=inputs.attention_mask,
                 position_ids=inputs.position_ids,
                 **generate_kwargs,
             )
+        return with_prompt(input_ids, output)
+
+
+def with_prompt(input_ids: Tensor, output):
+    """The LLM's new ids (fed embeddings only, it returns no prompt) behind the prompt ids they continue.
+
+    Args:
+        input_ids: (B, S) the prompt ids, left-padded.
+        output: (B * R, N) new ids, or a generate output whose `sequences` they are (R sequences per prompt).
+    """
+    sequences = output if isinstance(output, Tensor) else output.sequences
+    repeats = sequences.shape[0] // input_ids.shape[0]
+    prompt = input_ids.repeat_interleave(repeats, dim=0)  # (B, S) -> (B * R, S)
+    joined = torch.cat([prompt.to(sequences.device), sequences], dim=1)  # (B * R, S + N)
+    if isinstance(output, Tensor):
+        return joined
+    output.sequences = joined
+    return output

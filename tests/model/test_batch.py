@@ -26,6 +26,7 @@ def clips(reference_dir, expected_json):
 def greedy(model, processor, waves, prompts):
     batch = processor(waves, [[Turn("user", p, audio=True)] for p in prompts])
     out = model.generate(**batch, do_sample=False, max_new_tokens=10, eos_token_id=4)
+    out = out[:, batch["input_ids"].shape[1] :]  # prompt + new ids -> new ids
     return [row[row != 4].tolist() if (row == 4).any() else row.tolist() for row in out]
 
 

@@ -54,7 +54,8 @@ def test_prefill_logits_and_greedy_ids(k, reference_model, expected):
     greedy = reference_model.generate(
         input_ids=ids, attention_mask=torch.ones_like(ids), audios=mel, do_sample=False, max_new_tokens=12
     )
-    assert greedy[0].tolist() == expected[f"s{k}.greedy_ids"].tolist()
+    assert greedy[0, : ids.shape[1]].tolist() == ids[0].tolist()  # the prompt comes back first
+    assert greedy[0, ids.shape[1] :].tolist() == expected[f"s{k}.greedy_ids"].tolist()
 
 
 @pytest.mark.parametrize("return_logits", [True, False], ids=["full-logits", "loss-only"])

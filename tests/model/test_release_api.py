@@ -62,3 +62,40 @@ def test_unreadable_audio_names_the_file(loaded, tmp_path, content):
 def test_missing_audio_names_the_file(loaded, tmp_path):
     with pytest.raises(AudioError, match="nope.wav"):
         soundwave.inference(*loaded, "What is said?", tmp_path / "nope.wav", max_new_tokens=3)
+
+
+def release_batch(loaded, reference_dir, samples):
+    """The inputs the release's `run_inference.py` builds, left-padded when there are several rows."""
+    from soundwave.audio import load_audio
+    from soundwave.inference.processor import SpeechProcessor
+    from soundwave.prompts import Turn
+
+    model, audio_processor, tokenizer = loaded
+    processor = SpeechProcessor(tokenizer, audio_processor, prompt_format=model.config.prompt_format)
+    waves = [load_audio(reference_dir / "audio" / s["audio"]) for s in samples]
+    return processor(waves, [[Turn("user", s["prompt"], audio=True)] for s in samples])
+
+
+def test_generate_returns_prompt_then_answer_as_the_release(loaded, reference_dir, expected_json):
+    """The release's own decoding line, `output_ids[:, L:]` with L the prompt length, gives the fixture's text."""
+    model, _, tokenizer = loaded
+    for sample in expected_json["samples"]:
+        batch = release_batch(loaded, reference_dir, [sample])
+        output_ids = model.generate(**batch, do_sample=False, max_new_tokens=12, eos_token_id=4)
+        input_token_len = batch["input_ids"].shape[1]
+        assert output_ids[:, :input_token_len].tolist() == batch["input_ids"].tolist()
+        text = tokenizer.batch_decode(output_ids[:, input_token_len:], skip_special_tokens=True)[0]
+        assert text == sample["greedy_text"]
+
+
+def test_left_padded_batch_gives_each_row_its_single_clip_ids(loaded, reference_dir, expected_json, expected):
+    model, _, _ = loaded
+    samples = expected_json["samples"]
+    batch = release_batch(loaded, reference_dir, samples)
+    output_ids = model.generate(**batch, do_sample=False, max_new_tokens=12, eos_token_id=4)
+    width = batch["input_ids"].shape[1]
+    assert width > min(len(expected[f"s{k}.prompt_ids"]) for k in range(len(samples)))  # a row really is padded
+    for k in range(len(samples)):
+        new = output_ids[k, width:].tolist()
+        want = expected[f"s{k}.greedy_ids"].tolist()
+        assert new[: len(want)] == want
