@@ -1,6 +1,6 @@
 """One PNG of scripts/eval_mini.sh's results: the primary metric per eval set, soundwave-mini beside Whisper tiny.en.
 
-python scripts/plot_mini_quality.py runs/eval docs/mini/quality.png
+python scripts/plot_mini_quality.py runs/eval runs/eval/quality.png
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""Import a `bench/` script as a module for its tests (bench/ is not a package)."""
+"""Import a `bench/` (or `experiments/*/bench/`) script as a module for its tests (neither is a package)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ BENCH = Path(__file__).parents[1] / "bench"
 
 
 @contextmanager
-def bench_script(name: str) -> Iterator[ModuleType]:
-    """`bench/<name>.py` as module `name`, registered in sys.modules while in use (dataclasses look it up there)."""
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+def bench_script(name: str, where: Path = BENCH) -> Iterator[ModuleType]:
+    """`<where>/<name>.py` as module `name`, registered in sys.modules while in use (dataclasses look it up there)."""
+    spec = importlib.util.spec_from_file_location(name, where / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

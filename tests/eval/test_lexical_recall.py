@@ -1,4 +1,4 @@
-"""bench/lexical_recall.py's pure parts: the alignment-based recall, the count buckets, grouping by source."""
+"""experiments/mini/bench/lexical_recall.py's pure parts: the alignment-based recall, the count buckets, grouping by source."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench_script import bench_script
+from tests.bench_script import BENCH, bench_script
+
+MINI_BENCH = BENCH.parent / "experiments" / "mini" / "bench"
 
 
 @pytest.fixture(scope="module")
 def lexical():
-    with bench_script("lexical_recall") as module:
+    with bench_script("lexical_recall", MINI_BENCH) as module:
         yield module
 
 

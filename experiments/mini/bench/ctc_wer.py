@@ -1,6 +1,7 @@
 """Greedy-CTC WER of a Soundwave model's alignment adapter on a manifest: what stage 1 learned, without the LLM.
 
-    python bench/ctc_wer.py runs/mini/stage1e/final data/eval/synth_heldout_asr.jsonl [more.jsonl] [--group-by voice]
+    python experiments/mini/bench/ctc_wer.py runs/mini/stage1e/final data/eval/synth_heldout_asr.jsonl \\
+        [more.jsonl] [--group-by voice]
 
 Every clip of each manifest is scored (training's validation scores only a few length-sorted batches), with the
 same Whisper normalizer as `soundwave eval`. Prints one line per manifest: clips, WER, CTC peaks per second, and for

@@ -1,8 +1,8 @@
 """Which words does a model miss? Word recall by how often the word was heard in training, and WER by text source.
 
-    python bench/lexical_recall.py runs/eval-3q/mini-ctc-synth_heldout_asr \\
+    python experiments/mini/bench/lexical_recall.py runs/eval-3q/mini-ctc-synth_heldout_asr \\
         --train data/synth/train.jsonl data/synth-voices/train.jsonl --train-recipe configs/synth/asr_more.yaml \\
-        --sources data/synth/test_heldout_voice.jsonl --plot docs/mini/lexical-recall.png
+        --sources data/synth/test_heldout_voice.jsonl --plot experiments/mini/figures/lexical-recall.png
 
 Reads the `utterances.jsonl` of a `soundwave eval` run. A reference word is recalled when jiwer's alignment of its
 (Whisper-normalized) utterance matches it; its training count is how often it occurs in the training manifests'

@@ -1,6 +1,7 @@
 """Did the LLM keep its intelligence? Text-only questions: base SmolLM2 vs the trained speech model's LLM (LoRA).
 
-    python bench/text_intelligence.py --model soundwave-mini --out docs/mini/text_intelligence.md
+    python experiments/mini/bench/text_intelligence.py --model soundwave-mini \\
+        --out experiments/mini/text_intelligence.md
 
 Both answer greedily with the same system prompt; an answer counts as right when it contains the expected word
 (after Whisper's English normalization).

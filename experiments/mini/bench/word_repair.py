@@ -1,6 +1,6 @@
 """Word repair's settings swept on the transcripts an eval run already decoded (no decoding again).
 
-    python bench/word_repair.py runs/s21/dev-greedy --model soundwave-mini \
+    python experiments/mini/bench/word_repair.py runs/s21/dev-greedy --model soundwave-mini \
         --weights 0,0.5,1 --speech-weights 0,0.5,1 --merge on --span 2,3
 
 Reads the run's `utterances.jsonl` (hypotheses, references, prompts, audio paths), encodes each clip once (its
@@ -25,9 +25,9 @@ from tqdm import tqdm
 from soundwave.audio import load_audio
 from soundwave.eval.metrics import wer
 from soundwave.eval.normalize import normalize_text
-from soundwave.inference.lexicon import Lexicon
+from soundwave.decoding.lexicon import Lexicon
 from soundwave.inference.pipeline import Item, Pipeline
-from soundwave.inference.word_repair import SpeechLM, TextLM, cached, repair_words, sentence_scorer
+from soundwave.decoding.word_repair import SpeechLM, TextLM, cached, repair_words, sentence_scorer
 
 
 def numbers(text: str, kind=float) -> list:

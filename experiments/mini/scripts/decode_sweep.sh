@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Joint CTC / LLM decoding knobs on 100 valid clips (training voices, unseen sentences), greedy, ctc_weight 0.5:
-#   bash scripts/decode_sweep.sh MODEL OUT     (needs data/synth; docs/mini.md, session 16)
+#   bash experiments/mini/scripts/decode_sweep.sh MODEL OUT   (needs data/synth; experiments/mini/journal.md, session 16)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."  # the repository root
 MODEL=$1; OUT=$2
 if [ ! -f data/synth/valid_asr.jsonl ]; then python -c "
 import json

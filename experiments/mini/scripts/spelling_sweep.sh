@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Joint decoding weights of a model with a spelling head, greedy unless EXTRA says otherwise: one line per pair,
-# "<set> ctc C spelling S: WER" (docs/mini.md, sessions 17-18). Default set: 100 valid clips (training voices,
-# unseen sentences, needs data/synth); DATA=data/dev-voices/valid.jsonl LIMIT=160 scores the dev set of an unseen
+# "<set> ctc C spelling S: WER" (experiments/mini/journal.md, sessions 17-18). Default set: 100 valid clips
+# (training voices, unseen sentences, needs data/synth); DATA=data/dev-voices/valid.jsonl LIMIT=160 scores the dev set of an unseen
 # accent (configs/synth/dev_voices.yaml). EXTRA="--num-beams 4" passes more eval flags.
-#   bash scripts/spelling_sweep.sh MODEL OUT ["C:S C:S ..."]
+#   bash experiments/mini/scripts/spelling_sweep.sh MODEL OUT ["C:S C:S ..."]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."  # the repository root
 MODEL=$1; OUT=$2; PAIRS=${3:-"0.5:0 0.4:0.2 0.3:0.3 0.25:0.45 0.15:0.45"}
 DATA=${DATA:-data/synth/valid_asr.jsonl}; LIMIT=${LIMIT:-100}; EXTRA=${EXTRA:-}
 NAME=$(basename "$(dirname "$DATA")")
