@@ -9,7 +9,7 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup  ## install, then answer a question about a bundled LibriVox recording
-	$(PY) -m soundwave ask $(DEMO_AUDIO) "What does the person say?" --model $(DEMO_MODEL) --greedy --num-beams 8 --ctc-weight 0.25 --spelling-weight 0.45 --word-repair 0.5 --word-repair-speech 0.5 --repair-pool 64
+	$(PY) -m soundwave transcribe $(DEMO_AUDIO) --model $(DEMO_MODEL)  # decoded with the model's own generation.yaml
 
 test: setup  ## install, then run the whole test suite (slow real-weight tests included)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "slow or not slow" --durations=15

@@ -102,10 +102,10 @@ def build_random_pipeline(geometry: Geometry, tokenizer_dir: str, device: str, d
     """A Pipeline over a random Soundwave model built on `device` in `dtype` (paper mode, greedy, fixed length)."""
     from transformers import AutoTokenizer, WhisperFeatureExtractor
 
-    from soundwave.inference.generation import GenerationConfig
     from soundwave.inference.pipeline import Pipeline
     from soundwave.model import SoundwaveForCausalLM
     from soundwave.model.builder import add_token, set_pad_and_eos
+    from soundwave.options import GenerationConfig
     from soundwave.prompts import AUDIO_PATCH
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)

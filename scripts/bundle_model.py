@@ -1,9 +1,10 @@
 """Copy a trained compact model into the package as a bundled default: float16 weights, no machine paths.
 
-python scripts/bundle_model.py runs/mini/stage3c/final soundwave/assets/soundwave-mini \\
+python scripts/bundle_model.py runs/mini/stage4a/final soundwave/assets/soundwave-mini \\
     --generation repetition_penalty=1.2
 
-`--generation KEY=VALUE` (repeatable) writes the model's decoding defaults (generation.yaml, GenerationConfig keys).
+`--generation KEY=VALUE` (repeatable) writes the model's decoding defaults (generation.yaml: soundwave.options keys;
+`transcribe.KEY=VALUE` for its transcription defaults).
 """
 
 import argparse
@@ -24,15 +25,19 @@ def main() -> None:
     parser.add_argument("target", type=Path)
     parser.add_argument("--generation", action="append", default=[], metavar="KEY=VALUE", help="decoding default")
     args = parser.parse_args()
-    from soundwave.inference.generation import DEFAULTS_FILE, GenerationConfig
+    from soundwave.inference.generation import DEFAULTS_FILE, ModelDecoding
 
     generation = {}
     for item in args.generation:
         key, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--generation expects KEY=VALUE, got {item!r}")
-        generation[key] = yaml.safe_load(value)
-    GenerationConfig().with_overrides(**dict(generation))  # fail before writing anything
+        section, dot, name = key.partition(".")
+        if dot:
+            generation.setdefault(section, {})[name] = yaml.safe_load(value)
+        else:
+            generation[key] = yaml.safe_load(value)
+    ModelDecoding.from_mapping(generation)  # fail before writing anything
     from soundwave.model.builder import load_model_spec
     from soundwave.model.compact import load_compact, save_compact
 

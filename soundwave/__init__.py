@@ -4,11 +4,11 @@ Importing the package registers the `Soundwave` model type with transformers' Au
 `AutoModelForCausalLM.from_pretrained(DIR)` loads released checkpoints.
 """
 
-from soundwave.inference.generation import GenerationConfig
 from soundwave.inference.pipeline import Pipeline, Result
 from soundwave.inference.release_api import inference, load_model
 from soundwave.model import SoundwaveConfig, SoundwaveForCausalLM
 from soundwave.model.builder import build_model
+from soundwave.options import GenerationConfig
 
 __version__ = "0.1.0"
 

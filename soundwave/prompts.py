@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 AUDIO_PATCH = "<audio_patch>"
+TRANSCRIBE_PROMPT = "What does the person say?"  # what a transcript is asked with (CLI, server, eval)
 RELEASE_SYSTEM_PROMPT = (
     "You are a helpful language and speech assistant. You are able to understand the speech content that the "
     "user provides, and assist the user with a variety of tasks using natural language."

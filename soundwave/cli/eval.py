@@ -15,6 +15,7 @@ from soundwave.eval.config import EvalConfig, build_eval_config, load_eval_confi
 from soundwave.eval.report import compare_summaries
 from soundwave.eval.run import run_eval
 from soundwave.eval.scoring import TASKS
+from soundwave.options import add_option_flags, option_overrides
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,80 +37,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="model dtype")
     parser.add_argument("--quantize", choices=("int8", "nf4"), help="quantize the model (Pipeline only)")
     parser.add_argument(
-        "--greedy",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="greedy decoding (the default; --no-greedy keeps the model's own sampling settings)",
-    )
-    parser.add_argument("--max-new-tokens", type=int, dest="max_new_tokens", help="generation length cap")
-    parser.add_argument(
-        "--repetition-penalty", type=float, dest="repetition_penalty", help="> 1 discourages loops (Pipeline only)"
-    )
-    parser.add_argument(
-        "--ctc-weight",
-        type=float,
-        dest="ctc_weight",
-        help="joint CTC / LLM decoding weight in [0, 1] for transcripts (Soundwave models; default 0: off)",
-    )
-    parser.add_argument("--num-beams", type=int, dest="num_beams", help="beam search width (default 1)")
-    parser.add_argument(
-        "--ctc-blank-penalty",
-        type=float,
-        dest="ctc_blank_penalty",
-        help="with --ctc-weight: taken off CTC's blank log-prob, > 0 hears more words (default 0)",
-    )
-    parser.add_argument(
-        "--ctc-length-bonus",
-        type=float,
-        dest="ctc_length_bonus",
-        help="with --ctc-weight: added per token of the answer, > 0 makes it longer (default 0)",
-    )
-    parser.add_argument(
-        "--spelling-weight",
-        type=float,
-        dest="spelling_weight",
-        help="joint decoding weight of the spelling CTC (Soundwave models with a spelling head; default 0: off)",
-    )
-    parser.add_argument(
-        "--lexicon-penalty",
-        type=float,
-        dest="lexicon_penalty",
-        help="with --spelling-weight: off the spelling score per spelled non-word (/usr/share/dict/words; default 0)",
-    )
-    parser.add_argument(
-        "--word-repair",
-        type=float,
-        dest="word_repair",
-        help="repair misspelled words of transcripts after decoding, the text LM's weight (spelling head; 0: off)",
-    )
-    parser.add_argument(
-        "--word-repair-speech",
-        type=float,
-        dest="word_repair_speech",
-        help="word repair's weight of the speech LLM's log P(sentence | audio) (spelling head; 0: off)",
-    )
-    parser.add_argument(
-        "--repair-nbest",
-        type=int,
-        dest="repair_nbest",
-        help="with --num-beams and word repair: repair this many best beams, keep the best-scoring (default 1)",
-    )
-    parser.add_argument(
-        "--repair-pool",
-        type=int,
-        dest="repair_pool",
-        help="word repair: lexicon words found per word, the 8 the spelling CTC likes best scored (0: just 8)",
-    )
-    parser.add_argument(
         "--group-by", dest="group_by", help="also score each value of this manifest field apart (voice, speaker)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_option_flags(parser)  # decoding options: every flag the other commands take, from soundwave.options
     parser.set_defaults(handler=handle)
 
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
     """The EvalConfig the flags (and the --config file, if any) describe."""
-    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(EvalConfig)}
+    names = [f.name for f in dataclasses.fields(EvalConfig) if f.name != "generation"]
+    flags = {name: getattr(args, name) for name in names} | option_overrides(args)
     if args.config:
         return load_eval_config(args.config, overrides=flags)
     return build_eval_config({k: v for k, v in flags.items() if v is not None}, source="command line")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-DEFAULT_MODEL = "soundwave-mini"  # the project's trained default (see docs/mini.md)
+from soundwave.options import add_option_flags, option_overrides
+
+DEFAULT_MODEL = "soundwave-mini"  # the project's trained default (docs/soundwave-mini.md)
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
@@ -18,69 +20,13 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_generation_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
-    parser.add_argument("--max-new-tokens", type=int, default=None)
-    parser.add_argument("--temperature", type=float, default=None)
-    parser.add_argument("--top-p", type=float, default=None)
-    parser.add_argument("--repetition-penalty", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument(
-        "--num-beams", type=int, default=None, help="beam search width (default 1; transcribe: 4 on models with CTC)"
-    )
-    parser.add_argument(
-        "--ctc-weight",
-        type=float,
-        default=None,
-        help="joint CTC / LLM decoding for transcripts, weight in [0, 1] (Soundwave models; default 0: off)",
-    )
-    parser.add_argument(
-        "--spelling-weight",
-        type=float,
-        default=None,
-        help="joint decoding weight of the spelling CTC for transcripts (models with a spelling head; default 0)",
-    )
-    parser.add_argument(
-        "--word-repair",
-        type=float,
-        default=None,
-        help="repair misspelled words of a transcript after decoding, the text LM's weight (spelling head; 0: off)",
-    )
-    parser.add_argument(
-        "--word-repair-speech",
-        type=float,
-        default=None,
-        help="word repair's weight of the speech LLM's log P(sentence | audio) (spelling head; 0: off)",
-    )
-    parser.add_argument(
-        "--repair-nbest",
-        type=int,
-        default=None,
-        help="with --num-beams and word repair: repair this many best beams, keep the best-scoring (default 1)",
-    )
-    parser.add_argument(
-        "--repair-pool",
-        type=int,
-        default=None,
-        help="word repair: lexicon words found per word, the 8 the spelling CTC likes best scored (0: just 8)",
-    )
+    """The decoding flags, derived from `soundwave.options` (one flag per option, in titled groups)."""
+    add_option_flags(parser)
 
 
 def generation_overrides(args: argparse.Namespace) -> dict:
-    return {
-        "greedy": args.greedy,
-        "max_new_tokens": args.max_new_tokens,
-        "temperature": args.temperature,
-        "top_p": args.top_p,
-        "repetition_penalty": args.repetition_penalty,
-        "seed": args.seed,
-        "num_beams": args.num_beams,
-        "ctc_weight": args.ctc_weight,
-        "spelling_weight": args.spelling_weight,
-        "word_repair": args.word_repair,
-        "word_repair_speech": args.word_repair_speech,
-        "repair_nbest": args.repair_nbest,
-        "repair_pool": args.repair_pool,
-    }
+    """The decoding options given on the command line; the others stay the model's."""
+    return option_overrides(args)
 
 
 def pipeline_from_args(args: argparse.Namespace):

@@ -22,10 +22,9 @@ from torch import Tensor
 from transformers import LogitsProcessor
 
 if TYPE_CHECKING:
-    from soundwave.inference.spelling_prefix import SpellingScorer
+    from soundwave.decoding.spelling_prefix import SpellingScorer
 
 NEG_INF = float("-inf")
-TRANSCRIBE_WEIGHT = 0.5  # what transcription uses on Soundwave models (docs/mini.md: best of 0.3 / 0.5 / 0.7 on valid)
 
 
 def prefix_extend(

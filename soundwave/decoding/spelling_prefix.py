@@ -19,22 +19,9 @@ import torch
 from rapidfuzz.distance import Levenshtein
 from torch import Tensor
 
-from soundwave.inference.ctc_prefix import empty_prefix, full_score, prefix_extend
-from soundwave.inference.lexicon import Lexicon
+from soundwave.decoding.ctc_prefix import empty_prefix, full_score, prefix_extend
+from soundwave.decoding.lexicon import Lexicon
 from soundwave.model.spelling import _LABEL, BLANK, SPACE, greedy_spelling, spelling_text, unspell
-
-# transcription's weights on a model with a spelling head (the LLM's: 0.3); the best of eight pairs on 100 valid
-# clips, greedy (docs/mini.md, session 17: 19.1 % against 23.9 % for token CTC 0.5 alone), then word repair at the
-# text-LM and speech-LLM weights chosen on the dev set of an unseen accent (sessions 18-20: text LM 1 alone, 37.7 ->
-# 31.3 %; session 21, merging up to 3 words: 30.75 %; text LM 0.5 + speech LLM 0.5: 29.68 %)
-TRANSCRIBE_WEIGHTS = {
-    "ctc_weight": 0.25,
-    "spelling_weight": 0.45,
-    "word_repair": 0.5,
-    "word_repair_speech": 0.5,
-    # dev set (unseen accent; docs/mini.md, sessions 22-23): greedy 29.68 -> 29.25 % at 32; 8 beams 25.2 -> 24.34 at 64
-    "repair_pool": 64,
-}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Word repair (ours, session 18): after joint decoding, each word of a transcript that is no word of the lexicon
+"""Word repair (ours): after joint decoding, each word of a transcript that is no word of the lexicon
 is replaced by the word near it in spelling that best explains the audio and reads best.
 
 Joint decoding commits to a word piece by piece, so a word the spelling CTC heard a little wrong comes out
@@ -21,10 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from soundwave.inference.lexicon import Lexicon
+from soundwave.decoding.lexicon import Lexicon
 from soundwave.model.spelling import BLANK, spell, spelling_text
 
 SentenceScore = Callable[[list[str]], Tensor]  # sentences -> (N,) scores, higher is better
+MAX_REPAIRED_WORDS = 64  # words tried per transcript: repair's work per clip is bounded whatever the decoder said
 
 
 def nearby_words(spelled: str, lexicon: Lexicon, max_distance: int = 3, limit: int = 8) -> list[str]:
@@ -189,17 +190,19 @@ def repair_words(
 
     With `merge`, a word split in pieces ("sat isfied", "a firt", "f a ied") may also join: where any of up to `span`
     neighbours is suspect (`is_suspect`), the lexicon words near their concatenation compete too, replacing them all.
+    At most `MAX_REPAIRED_WORDS` words with options are tried (the rest stay as decoded).
     With `real_distance` > 0, lexicon words are tried too, against the words within `real_distance` edits of them,
     and give way only to a sentence scoring `real_margin` more ("outwit" -> "outfit" where the audio says so).
     """
     words = text.split()
-    i = 0
-    while i < len(words):
+    i, tried = 0, 0
+    while i < len(words) and tried < MAX_REPAIRED_WORDS:
         found = max(candidates, pool)
         options = word_options(words, i, lexicon, max_distance, found, span if merge else 1, real_distance)
         if found > candidates:
             options = shortlist(words, i, options, score.acoustic, candidates)
         if options:
+            tried += 1
             replacements = [[words[i]], *(o for o, _ in options)]  # each replaces words[i : i + len(it)]
             sentences = [replaced(words, i, o) for o in replacements]
             margins = torch.tensor([0.0, *(real_margin if real else 0.0 for _, real in options)])

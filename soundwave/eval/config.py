@@ -19,6 +19,7 @@ import yaml
 
 from soundwave.errors import ConfigError
 from soundwave.eval.scoring import TASKS
+from soundwave.options import OPTION_NAMES, OPTIONS, GenerationConfig, check
 
 
 @dataclass(frozen=True)
@@ -36,19 +37,9 @@ class EvalConfig:
     device: str | None = None  # "cpu", "cuda", ...; None: the loader's default
     dtype: str | None = None  # "float32", "bfloat16", "float16"; None: the loader's default
     quantize: str | None = None  # Pipeline only: "int8", "nf4"; None: full precision
-    greedy: bool = True  # pass do_sample=False: scores must not depend on sampling (the release samples)
-    max_new_tokens: int | None = None  # None: the model's default
-    repetition_penalty: float | None = None  # Pipeline only; None: the model's default (1.0, no penalty)
-    ctc_weight: float | None = None  # Pipeline only: joint CTC / LLM decoding (Soundwave models, transcripts)
-    num_beams: int | None = None  # Pipeline only; None: the model's default (1)
-    ctc_blank_penalty: float | None = None  # Pipeline only, with ctc_weight: off CTC's blank log-prob (default 0)
-    ctc_length_bonus: float | None = None  # Pipeline only, with ctc_weight: per-token bonus (default 0)
-    spelling_weight: float | None = None  # Pipeline only: the spelling CTC's joint-decoding weight (default 0)
-    lexicon_penalty: float | None = None  # Pipeline only, with spelling_weight: per spelled non-word (default 0)
-    word_repair: float | None = None  # Pipeline only: repair non-words after decoding, the text LM's weight (0 off)
-    word_repair_speech: float | None = None  # Pipeline only: word repair's weight of the speech LLM (0 off)
-    repair_nbest: int | None = None  # Pipeline only, with beams and word repair: beams repaired, best kept (1)
-    repair_pool: int | None = None  # Pipeline only, word repair: nearby words shortlisted by the spelling CTC (0)
+    # decoding options (soundwave.options, one key each: num_beams, ctc_weight, ...); None: the model's own. Tasks
+    # other than asr decode greedily unless `do_sample: true`; asr decodes as `soundwave transcribe` does.
+    generation: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     group_by: str | None = None  # also score each value of this manifest field apart ("voice", "speaker", ...)
 
     def __post_init__(self) -> None:  # validate, never rewrite
@@ -60,26 +51,10 @@ class EvalConfig:
             raise ConfigError(f"limit: expected a positive integer, got {self.limit}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size: expected a positive integer, got {self.batch_size}")
-        if self.max_new_tokens is not None and self.max_new_tokens < 1:
-            raise ConfigError(f"max_new_tokens: expected a positive integer, got {self.max_new_tokens}")
-        if self.repetition_penalty is not None and self.repetition_penalty <= 0:
-            raise ConfigError(f"repetition_penalty: expected a positive number, got {self.repetition_penalty}")
-        if self.ctc_weight is not None and not 0 <= self.ctc_weight <= 1:
-            raise ConfigError(f"ctc_weight: expected a number in [0, 1], got {self.ctc_weight}")
-        if self.spelling_weight is not None and not 0 <= self.spelling_weight <= 1:
-            raise ConfigError(f"spelling_weight: expected a number in [0, 1], got {self.spelling_weight}")
-        if self.word_repair is not None and self.word_repair < 0:
-            raise ConfigError(f"word_repair: expected a number >= 0, got {self.word_repair}")
-        if self.repair_pool is not None and self.repair_pool < 0:
-            raise ConfigError(f"repair_pool: expected an integer >= 0, got {self.repair_pool}")
-        if self.repair_nbest is not None and self.repair_nbest < 1:
-            raise ConfigError(f"repair_nbest: expected a positive integer, got {self.repair_nbest}")
-        if self.word_repair_speech is not None and self.word_repair_speech < 0:
-            raise ConfigError(f"word_repair_speech: expected a number >= 0, got {self.word_repair_speech}")
-        if self.ctc_blank_penalty is not None and self.ctc_blank_penalty < 0:
-            raise ConfigError(f"ctc_blank_penalty: expected a number >= 0, got {self.ctc_blank_penalty}")
-        if self.num_beams is not None and self.num_beams < 1:
-            raise ConfigError(f"num_beams: expected a positive integer, got {self.num_beams}")
+        try:
+            GenerationConfig().with_overrides(**dict(self.generation))  # ranges: checked where they are declared
+        except ConfigError as err:
+            raise ConfigError(f"generation option {err}") from None
 
     def require_inputs(self) -> None:
         """Raise ConfigError unless `model` and `data` are set (they have no sensible default)."""
@@ -121,15 +96,29 @@ def build_eval_config(values: Mapping[str, Any], source: str = "config") -> Eval
         ConfigError: an unknown key (with the valid ones listed) or a value of the wrong type.
     """
     hints = typing.get_type_hints(EvalConfig)
-    names = [f.name for f in dataclasses.fields(EvalConfig)]
-    unknown = sorted(set(values) - set(names))
+    names = [f.name for f in dataclasses.fields(EvalConfig) if f.name != "generation"]
+    decoding = {"greedy", *OPTION_NAMES}
+    unknown = sorted(set(values) - set(names) - decoding)
     if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {unknown}; valid keys: {', '.join(names)}")
+        raise ConfigError(
+            f"{source}: unknown key(s) {unknown}; valid keys: {', '.join(names)}, and decoding options "
+            f"{', '.join(OPTION_NAMES)}"
+        )
+    declared = {spec.name: spec for spec in OPTIONS}
+    generation = {}
     for key, value in values.items():
         try:
-            _check_type(key, value, hints[key])
+            if key == "greedy":
+                _check_type(key, value, bool)
+                generation["do_sample"] = not value
+            elif key in declared:
+                check(declared[key], tuple(value) if key == "stop" and isinstance(value, list) else value)
+                generation[key] = value
+            else:
+                _check_type(key, value, hints[key])
         except ConfigError as err:
             raise ConfigError(f"{source}: {err}") from None
+    values = {k: v for k, v in values.items() if k in names} | {"generation": generation}
     return EvalConfig(**values)
 
 

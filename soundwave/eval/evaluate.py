@@ -22,11 +22,12 @@ from soundwave.eval.interface import GenerationPipeline
 from soundwave.eval.normalize import normalize_text, normalizer_name
 from soundwave.eval.report import EvalReport, Utterance, write_report
 from soundwave.eval.scoring import TASKS, UtteranceScore, primary_metric, score_corpus, score_utterance
+from soundwave.prompts import TRANSCRIBE_PROMPT
 
 logger = logging.getLogger(__name__)
 
 # Prompt for manifest lines that carry none; other tasks need the question in the manifest.
-DEFAULT_PROMPTS = {"asr": "What does the person say?"}
+DEFAULT_PROMPTS = {"asr": TRANSCRIBE_PROMPT}
 MAX_LOGGED = 10  # skipped lines logged one by one; the rest are counted (summary.json lists all)
 
 
@@ -104,23 +105,25 @@ def select_samples(
 
 
 def generate_isolated(
-    pipeline: GenerationPipeline, items: list[dict[str, Any]], generation: Mapping[str, Any]
+    pipeline: GenerationPipeline, items: list[dict[str, Any]], generation: Mapping[str, Any], task: str = "qa"
 ) -> list[Any]:
-    """`generate_batch`, but a batch that raises is retried item by item so one bad item fails only itself.
+    """`generate_batch` (for asr: `transcribe_batch`, the path `soundwave transcribe` and the server take, where the
+    pipeline has one), but a batch that raises is retried item by item so one bad item fails only itself.
 
     Raises:
         ConfigError: the generation options are wrong (raised at once: every item would fail the same way).
         SoundwaveError: the pipeline returned a different number of results than items (a pipeline bug).
     """
+    run = getattr(pipeline, "transcribe_batch", None) if task == "asr" else None
     try:
-        results = pipeline.generate_batch(items, **generation)
+        results = (run or pipeline.generate_batch)(items, **generation)
     except ConfigError:
         raise
     except Exception as err:  # model code can raise anything; isolate it rather than lose the whole run
         if len(items) == 1:
             return [_Failure(f"{type(err).__name__}: {err}")]
         logger.warning("a batch of %d raised (%s); retrying its items one by one", len(items), err)
-        return [result for item in items for result in generate_isolated(pipeline, [item], generation)]
+        return [result for item in items for result in generate_isolated(pipeline, [item], generation, task)]
     if len(results) != len(items):
         raise SoundwaveError(f"generate_batch returned {len(results)} results for {len(items)} items")
     return list(results)
@@ -201,6 +204,8 @@ def evaluate(
     """
     _check_arguments(task, limit, batch_size)
     generation = dict(generation or {})
+    if task != "asr" or not hasattr(pipeline, "transcribe_batch"):  # scores must not depend on sampling
+        generation = {"do_sample": False} | generation
     samples, skipped = select_samples(manifest_path, task, limit)
     if group_by:
         _check_group_field(samples, group_by, manifest_path)
@@ -211,7 +216,7 @@ def evaluate(
             batch = samples[start : start + batch_size]
             items = [{"audio": s.audio, "prompt": s.prompt} for s in batch]
             began = time.perf_counter()
-            results = generate_isolated(pipeline, items, generation)
+            results = generate_isolated(pipeline, items, generation, task)
             compute_seconds += time.perf_counter() - began
             utterances += [_utterance(s, r, task, language, group_by) for s, r in zip(batch, results, strict=True)]
             bar.update(len(batch))

@@ -65,25 +65,8 @@ def load_model(config: EvalConfig) -> GenerationPipeline:
 
 
 def generation_options(config: EvalConfig) -> dict[str, Any]:
-    """The keyword arguments passed to `generate_batch`."""
-    options: dict[str, Any] = {}
-    if config.max_new_tokens is not None:
-        options["max_new_tokens"] = config.max_new_tokens
-    if config.repetition_penalty is not None:
-        options["repetition_penalty"] = config.repetition_penalty
-    if config.ctc_weight is not None:
-        options["ctc_weight"] = config.ctc_weight
-    if config.num_beams is not None:
-        options["num_beams"] = config.num_beams
-    for name in (
-        *("ctc_blank_penalty", "ctc_length_bonus", "spelling_weight", "lexicon_penalty"),
-        *("word_repair", "word_repair_speech", "repair_nbest", "repair_pool"),
-    ):
-        if getattr(config, name) is not None:
-            options[name] = getattr(config, name)
-    if config.greedy:
-        options["do_sample"] = False
-    return options
+    """The decoding options passed to the pipeline (the config's; the model's own for the others)."""
+    return dict(config.generation)
 
 
 def default_output_dir(config: EvalConfig) -> Path:

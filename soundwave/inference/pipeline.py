@@ -3,12 +3,12 @@
 pipe = Pipeline.from_pretrained("path/or/name")
 pipe.generate("clip.wav", "What does the person say?").text
 pipe.generate_batch([{"audio": "a.wav", "prompt": "..."}, ...])   # truly batched, results in input order
+pipe.transcribe("clip.wav").text                                    # the model's own transcription decoding
 for piece in pipe.stream("clip.wav", "Summarize."): print(piece, end="")
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -18,10 +18,12 @@ import numpy as np
 import torch
 
 from soundwave.audio import SAMPLE_RATE, AudioInput, load_audio
+from soundwave.decoding import DecodeContext, active_rescorers
 from soundwave.errors import SoundwaveError
-from soundwave.inference.generation import GenerationConfig, model_generation_defaults
+from soundwave.inference.generation import model_decoding
 from soundwave.inference.processor import SpeechProcessor
-from soundwave.prompts import Turn
+from soundwave.options import GenerationConfig
+from soundwave.prompts import TRANSCRIBE_PROMPT, Turn
 
 
 @dataclass
@@ -64,12 +66,20 @@ class Item:
 class Pipeline:
     """A loaded speech LLM with its processor and generation defaults."""
 
-    def __init__(self, model, processor: SpeechProcessor, generation: GenerationConfig | None = None) -> None:
+    def __init__(
+        self,
+        model,
+        processor: SpeechProcessor,
+        generation: GenerationConfig | None = None,
+        transcription: GenerationConfig | None = None,
+    ) -> None:
         self.model = model.eval()
         self.processor = processor
         self.tokenizer = processor.tokenizer
-        self.generation = generation or GenerationConfig()
+        self.generation = generation or GenerationConfig()  # any prompt's defaults
+        self.transcription = transcription or self.generation.with_overrides(do_sample=False)  # transcripts'
         self._lock = threading.Lock()  # one generate at a time per model
+        self._decoding_cache: dict = {}  # what decoding add-ons read once (lexicon, token speller)
 
     # ---- construction -------------------------------------------------------------------------------------------
     @classmethod
@@ -98,7 +108,8 @@ class Pipeline:
             from soundwave.inference.quantize import quantize_model
 
             model = quantize_model(model, quantize)
-        return cls(model, processor, model_generation_defaults(directory))
+        decoding = model_decoding(directory)
+        return cls(model, processor, decoding.generation, decoding.transcription)
 
     @classmethod
     def from_model(cls, model, tokenizer, feature_extractor, generation: GenerationConfig | None = None) -> Pipeline:
@@ -136,7 +147,26 @@ class Pipeline:
 
         A bad item (unreadable audio, too long for the context) fails only itself: its Result carries `error`.
         """
-        config = self.generation.with_overrides(**generation)
+        return self._generate_batch(items, batch_size, self.generation.with_overrides(**generation))
+
+    def transcribe(self, audio: AudioInput, prompt: str = TRANSCRIBE_PROMPT, **options) -> Result:
+        """Transcribe one clip with the model's transcription decoding (its `generation.yaml` `transcribe:`)."""
+        result = self.transcribe_batch([{"audio": audio, "prompt": prompt}], **options)[0]
+        if result.error is not None:
+            raise SoundwaveError(result.error)
+        return result
+
+    def transcribe_batch(self, items: Sequence, batch_size: int | None = None, **options) -> list[Result]:
+        """Transcribe many clips (paths, arrays, or items with their own prompt); results in input order.
+
+        The one transcription path: `soundwave transcribe`, `POST /v1/audio/transcriptions` and
+        `soundwave eval --task asr` all come here, so the same clip and options give the same text.
+        """
+        items = [item if isinstance(item, (Item, dict, tuple)) else {"audio": item} for item in items]
+        items = [{"prompt": TRANSCRIBE_PROMPT} | item if isinstance(item, dict) else item for item in items]
+        return self._generate_batch(items, batch_size, self.transcription.with_overrides(**options))
+
+    def _generate_batch(self, items: Sequence, batch_size: int | None, config: GenerationConfig) -> list[Result]:
         items = [Item.coerce(item) for item in items]
         results: list[Result | None] = [None] * len(items)
         loaded = []
@@ -171,17 +201,20 @@ class Pipeline:
                 batch = self._inputs(chunk, config)
                 audio = self._check_context(batch, config, chunk)
                 audio_tokens = [int(n) for n in audio.lengths.tolist()]
-                kwargs = self._generate_kwargs(batch, audio, config)
-                repairing = config.word_repair > 0 or config.word_repair_speech > 0
-                nbest = min(config.repair_nbest, config.num_beams) if repairing else 1
-                if nbest > 1:  # word repair rescores each row's `nbest` best beams
+                context, rescorers = self._decode_context(batch, audio), active_rescorers(config)
+                kwargs = self._generate_kwargs(context, rescorers, config)
+                nbest = max([1, *(r.nbest(config) for r in rescorers)])
+                if nbest > 1:  # an add-on rewrites each row's `nbest` best beams
                     kwargs["num_return_sequences"] = nbest
                 output_ids = self.model.generate(**batch, audio_encoding=audio, **kwargs)  # (B * nbest, S + N)
                 new_ids = output_ids[:, batch["input_ids"].shape[1] :]  # (B * nbest, S + N) -> (B * nbest, N)
                 texts = [self.tokenizer.decode(self._strip(ids), skip_special_tokens=True).strip() for ids in new_ids]
-                if repairing:
-                    texts, chosen = self._repair(batch, audio, texts, nbest, config)
-                    new_ids = new_ids[chosen]  # (B * nbest, N) -> (B, N)
+                chosen = list(range(len(texts)))  # where each text's ids are in new_ids
+                for rescorer in (r for r in rescorers if r.rewrites):  # each picks one of a row's nbest texts
+                    texts, picked = rescorer.rewrite(context, config, texts, nbest)
+                    chosen, nbest = [chosen[i] for i in picked], 1
+                texts, chosen = texts[::nbest], chosen[::nbest]  # nobody picked: each row's best beam
+                new_ids = new_ids[chosen]  # (B * nbest, N) -> (B, N)
         except ContextTooLong as err:
             if len(chunk) == 1:
                 return [Result(text="", error=str(err))]
@@ -215,125 +248,19 @@ class Pipeline:
         """The model has a CTC alignment adapter (a Soundwave model), so it can decode jointly with it."""
         return hasattr(self.model, "greedy_ctc_ids")
 
-    def transcription_options(self) -> dict:
-        """Generation overrides for transcripts: joint CTC / LLM decoding when the model has a CTC adapter, with
-        the spelling CTC too when it has a spelling head."""
-        from soundwave.inference.ctc_prefix import TRANSCRIBE_WEIGHT
-        from soundwave.inference.spelling_prefix import TRANSCRIBE_WEIGHTS
+    def _decode_context(self, batch: dict, audio) -> DecodeContext:
+        return DecodeContext(self.model, self.tokenizer, batch, audio, self.eos_token_id, self._decoding_cache)
 
-        if not self.has_ctc:
-            return {}
-        return (
-            dict(TRANSCRIBE_WEIGHTS)
-            if getattr(self.model, "spelling_head", None) is not None
-            else {"ctc_weight": TRANSCRIBE_WEIGHT}
-        )
+    def _generate_kwargs(self, context: DecodeContext, rescorers: list, config: GenerationConfig) -> dict:
+        """transformers' `generate` arguments for `config`, with the add-ons' logits processors and length bounds."""
+        kwargs = config.to_generate_kwargs(self.eos_token_id, self.tokenizer)
+        processors = [p for rescorer in rescorers for p in rescorer.logits_processors(context, config)]
+        if processors:
+            from transformers import LogitsProcessorList
 
-    def _generate_kwargs(self, batch: dict, audio, config: GenerationConfig) -> dict:
-        """transformers' `generate` arguments for `config`, with the CTC scorer when it asks for one."""
-        return config.to_generate_kwargs(self.eos_token_id, self.tokenizer) | self._ctc_kwargs(batch, audio, config)
-
-    def _ctc_kwargs(self, batch: dict, audio, config: GenerationConfig) -> dict:
-        """`logits_processor` for joint CTC / LLM decoding when `ctc_weight` > 0 (rows with one recording)."""
-        if config.ctc_weight <= 0 and config.spelling_weight <= 0:
-            return {}
-        if not self.has_ctc or getattr(audio, "ctc_logits", None) is None:
-            raise SoundwaveError("ctc_weight needs a Soundwave model (one with a CTC alignment adapter)")
-        from transformers import LogitsProcessorList
-
-        from soundwave.inference.ctc_prefix import CTCPrefixScorer
-
-        log_probs, lengths, active = self._row_log_probs(batch, audio.ctc_logits, audio.ctc_lengths)
-        scorer = CTCPrefixScorer(
-            log_probs,
-            lengths,
-            self.model.placeholder_id,
-            eos_token_ids=[self.eos_token_id],
-            weight=config.ctc_weight,
-            candidates=config.ctc_candidates,
-            num_beams=config.num_beams,
-            active=active,
-            blank_penalty=config.ctc_blank_penalty,
-            length_bonus=config.ctc_length_bonus,
-            spelling=self._spelling_scorer(batch, audio, config) if config.spelling_weight > 0 else None,
-            spelling_weight=config.spelling_weight,
-        )
-        return {"logits_processor": LogitsProcessorList([scorer])}
-
-    def _spelling_scorer(self, batch: dict, audio, config: GenerationConfig):
-        """The spelling CTC's prefix scorer for joint decoding (`spelling_prefix.py`)."""
-        if getattr(self.model, "spelling_head", None) is None or getattr(audio, "frames", None) is None:
-            raise SoundwaveError("spelling_weight needs a Soundwave model with a spelling head (model.spelling_head)")
-        from soundwave.inference.spelling_prefix import SpellingScorer, TokenSpeller
-
-        if getattr(self, "_speller", None) is None:
-            self._speller = TokenSpeller(self.tokenizer, self.model.config.vocab_size)
-        logits = self.model.spelling_logits(audio.frames, audio.frame_lengths)  # (W, T, C)
-        log_probs, lengths, _ = self._row_log_probs(batch, logits, audio.frame_lengths)
-        lexicon = self._word_list() if config.lexicon_penalty > 0 else None
-        return SpellingScorer(log_probs, lengths, self._speller, lexicon, config.lexicon_penalty)
-
-    def _repair(self, batch: dict, audio, texts: list[str], nbest: int, config: GenerationConfig):
-        """Each row's transcript with its non-words repaired (`word_repair.py`); rows without one recording as is.
-
-        `texts` holds `nbest` transcripts per row (its best beams, best first); each is repaired, and the one whose
-        repair scores best wins. Returns the rows' texts and the index of each winner in `texts`.
-        """
-        if getattr(self.model, "spelling_head", None) is None or getattr(audio, "frames", None) is None:
-            raise SoundwaveError("word_repair needs a Soundwave model with a spelling head (model.spelling_head)")
-        from soundwave.inference.word_repair import SpeechLM, TextLM, cached, repair_best, sentence_scorer
-
-        logits = self.model.spelling_logits(audio.frames, audio.frame_lengths)  # (W, T, C)
-        log_probs, lengths, active = self._row_log_probs(batch, logits, audio.frame_lengths)
-        lexicon = self._word_list()
-        text_lm = cached(TextLM(self.model.llm, self.tokenizer))
-        prompts = self._prompt_embeds(batch, audio) if config.word_repair_speech > 0 else None
-        repaired, chosen = [], []
-        for row in range(len(texts) // nbest):
-            first = row * nbest
-            if not bool(active[row]):
-                repaired.append(texts[first])
-                chosen.append(first)
-                continue
-            row_log_probs = log_probs[row, : int(lengths[row])].float().log_softmax(-1)  # (T, C)
-            speech_lm = None
-            if prompts is not None:
-                embeds, keys = prompts[row]
-                speech_lm = cached(SpeechLM(self.model.llm, self.tokenizer, embeds, self.eos_token_id, keys))
-            score = sentence_scorer(row_log_probs, text_lm, config.word_repair, speech_lm, config.word_repair_speech)
-            best, text = repair_best(texts[first : first + nbest], score, lexicon, pool=config.repair_pool)
-            repaired.append(text)
-            chosen.append(first + best)
-        return repaired, chosen
-
-    def _prompt_embeds(self, batch: dict, audio) -> list[tuple]:
-        """Each row's prompt as the LLM reads it, spliced without padding: ((S_row, D) embeds, (S_row,) keys)."""
-        counts, _ = self._per_row(batch, audio.lengths.tolist())
-        prompts, first = [], 0
-        for row, count in enumerate(counts):
-            ids = batch["input_ids"][row][batch["attention_mask"][row].bool()][None]  # (S,) unpadded -> (1, S)
-            entries = slice(first, first + count)
-            own = dataclasses.replace(audio, embeds=audio.embeds[entries], lengths=audio.lengths[entries])
-            spliced = self.model.splice(ids, None, own, audios_per_row=torch.tensor([count]))
-            prompts.append((spliced.embeds[0], spliced.attention_mask[0]))
-            first += count
-        return prompts
-
-    def _word_list(self):
-        """The lexicon (Debian's wamerican), read once."""
-        if getattr(self, "_lexicon", None) is None:
-            from soundwave.inference.lexicon import Lexicon
-
-            self._lexicon = Lexicon.from_file()
-        return self._lexicon
-
-    @staticmethod
-    def _row_log_probs(batch: dict, logits, lengths):
-        """Per-window CTC logits -> each prompt row's log-probs, lengths and whether CTC applies."""
-        from soundwave.inference.ctc_prefix import per_row_log_probs
-
-        windows, per_row = batch.get("windows_per_item"), batch.get("audios_per_row")
-        return per_row_log_probs(logits, lengths, windows, per_row, rows=batch["input_ids"].shape[0])
+            kwargs["logits_processor"] = LogitsProcessorList(processors)
+        kwargs["max_new_tokens"] = min([config.max_new_tokens, *(r.max_new_tokens(context, config) for r in rescorers)])
+        return kwargs
 
     @staticmethod
     def _per_row(batch: dict, audio_tokens: list[int]) -> tuple[list[int], list[int]]:
@@ -410,7 +337,8 @@ class Pipeline:
                         torch.manual_seed(config.seed)
                     batch = self._inputs(chunk, config)
                     audio = self._check_context(batch, config, chunk)
-                    kwargs = self._generate_kwargs(batch, audio, config)
+                    context, rescorers = self._decode_context(batch, audio), active_rescorers(config)
+                    kwargs = self._generate_kwargs(context, rescorers, config)  # streamed: no rewriting after
                     self.model.generate(**batch, audio_encoding=audio, **kwargs, streamer=streamer)
             except BaseException as err:  # surfaced to the caller below
                 errors.append(err)

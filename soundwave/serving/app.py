@@ -1,7 +1,8 @@
 """`create_app(pipeline, settings)`: the OpenAI-compatible speech API and the web page, with no module-level state.
 
     POST /v1/chat/completions     messages with `input_audio` parts; `stream: true` for server-sent events
-    POST /v1/audio/transcriptions multipart `file` (+ model, prompt, response_format, temperature, language)
+    POST /v1/audio/transcriptions multipart `file` (+ model, prompt, response_format, temperature, language, and
+                                  any decoding option of soundwave.options), decoded as `soundwave transcribe` does
     GET  /v1/models, /health, /openapi.json, and / (the web page)
 
 Requests go through one `Batcher` (bounded queue -> `generate_batch` on one model thread). Audio comes only
@@ -18,13 +19,15 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated, Literal
 
-from fastapi import Depends, FastAPI, File, Form, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from soundwave.errors import ConfigError, SoundwaveError
 from soundwave.inference.pipeline import Item, Result
+from soundwave.options import OPTIONS, parse_value
+from soundwave.prompts import TRANSCRIBE_PROMPT
 from soundwave.serving import chat
 from soundwave.serving.audio_input import load_request_audio
 from soundwave.serving.batcher import Batcher, StreamJob
@@ -124,9 +127,9 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
             return ApiError(400, f"generation failed: {err}", code="generation_failed")
         return ApiError(500, f"generation failed: {type(err).__name__}: {err}", code="internal_error")
 
-    async def answer(item: Item, options: dict, deadline: float) -> Result:
+    async def answer(item: Item, options: dict, deadline: float, transcribe: bool = False) -> Result:
         try:
-            future = batcher.submit(item, options)
+            future = batcher.submit(item, options, transcribe=transcribe)
         except asyncio.QueueFull:
             raise busy() from None
         try:
@@ -232,20 +235,29 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
         responses=ERRORS | {200: {"content": {"text/plain": {}}, "description": "JSON, or text"}},
     )
     async def transcriptions(
+        request: Request,
         file: Annotated[UploadFile, File(description="the audio file (wav, mp3, flac, ogg, ...)")],
         model: Annotated[str | None, Form(description="accepted for compatibility; the server has one model")] = None,
         prompt: Annotated[str | None, Form(description="accepted for compatibility; not used by this model")] = None,
         response_format: Annotated[Literal["json", "text"], Form()] = "json",
-        temperature: Annotated[float, Form(ge=0, le=1, description="0 (the default) decodes greedily")] = 0.0,
+        temperature: Annotated[float | None, Form(description="0 decodes greedily; default: the model's own")] = None,
         language: Annotated[str | None, Form(description="accepted for compatibility; not used by this model")] = None,
     ):
+        """Also takes any decoding option of `soundwave.options` as a form field (`num_beams`, `ctc_weight`, ...);
+        the others are the model's transcription defaults, as in `soundwave transcribe`."""
         deadline = time.monotonic() + settings.timeout
+        form = await request.form()
+        options = transcription_form_options(form)
+        if temperature is not None:
+            options |= {"do_sample": False} if temperature == 0 else {"do_sample": True, "temperature": temperature}
+        try:
+            pipeline.transcription.with_overrides(**options)
+        except (ConfigError, ValueError) as err:
+            raise ApiError(400, f"invalid generation option: {err}", code="invalid_option") from err
         raw = await file.read()
         wave = await run_in_threadpool(load_request_audio, raw, f"file {file.filename!r}", settings)
-        options = pipeline.transcription_options() | (
-            {"greedy": True} if temperature == 0 else {"temperature": temperature}
-        )
-        result = await answer(Item(wave, chat.AUDIO_ONLY_PROMPT, sampling_rate=16_000), options, deadline)
+        item = Item(wave, TRANSCRIBE_PROMPT, sampling_rate=16_000)
+        result = await answer(item, options, deadline, transcribe=True)
         if response_format == "text":
             return PlainTextResponse(result.text)
         usage = TranscriptionUsage(
@@ -256,3 +268,23 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
         return Transcription(text=result.text, usage=usage)
 
     return app
+
+
+TRANSCRIPTION_FIELDS = {"file", "model", "prompt", "response_format", "temperature", "language"}
+
+
+def transcription_form_options(form) -> dict:
+    """The decoding options among a transcription request's form fields (typed; ranges are checked by the
+    options' declaration). Raises ApiError 400 naming an unknown field or a value of the wrong type."""
+    declared = {spec.name: spec for spec in OPTIONS if spec.name not in ("temperature", "do_sample")}
+    options = {}
+    for key, value in form.multi_items():
+        if key in TRANSCRIPTION_FIELDS:
+            continue
+        if key not in declared:
+            raise ApiError(400, f"unknown field {key!r}", code="unknown_parameter", param=key)
+        try:
+            options[key] = parse_value(declared[key], str(value))
+        except ConfigError as err:
+            raise ApiError(400, f"invalid generation option: {err}", code="invalid_option", param=key) from err
+    return options

@@ -29,12 +29,13 @@ class _Job:
     future: asyncio.Future | None = None  # batch job: its Result
     events: asyncio.Queue | None = None  # stream job: ("piece", str) ... then ("end", None) or ("error", exc)
     cancelled: bool = False  # stream job given up by its client: stop at the next piece
+    transcribe: bool = False  # answered by `transcribe_batch` (the model's transcription decoding)
 
     def key(self) -> tuple:
         """Jobs with equal keys can share a `generate_batch` call; a seeded job runs alone so it reproduces."""
         if self.options.get("seed") is not None:
             return ("alone", id(self))
-        return tuple(sorted((k, repr(v)) for k, v in self.options.items()))
+        return (self.transcribe, *sorted((k, repr(v)) for k, v in self.options.items()))
 
 
 @dataclass
@@ -112,9 +113,10 @@ class Batcher:
         self._queue.put_nowait(job)  # raises asyncio.QueueFull
         self._arrived.set()
 
-    def submit(self, item: Item, options: dict) -> asyncio.Future:
-        """Queue one item; the future resolves to its `Result`. Cancel the future to give up on it."""
-        job = _Job(item, options, future=asyncio.get_running_loop().create_future())
+    def submit(self, item: Item, options: dict, transcribe: bool = False) -> asyncio.Future:
+        """Queue one item (`transcribe`: a transcript, `transcribe_batch`); the future resolves to its `Result`.
+        Cancel the future to give up on it."""
+        job = _Job(item, options, future=asyncio.get_running_loop().create_future(), transcribe=transcribe)
         self._put(job)
         return job.future
 
@@ -157,7 +159,8 @@ class Batcher:
                 groups.setdefault(job.key(), []).append(job)
         for group in groups.values():
             self.batch_sizes.append(len(group))
-            call = partial(self.pipeline.generate_batch, [job.item for job in group], **group[0].options)
+            method = self.pipeline.transcribe_batch if group[0].transcribe else self.pipeline.generate_batch
+            call = partial(method, [job.item for job in group], **group[0].options)
             try:
                 results: list[Result] = await loop.run_in_executor(self._executor, call)
             except Exception as err:

@@ -12,10 +12,11 @@ import time
 import uuid
 
 from soundwave.inference.pipeline import Item, Result
-from soundwave.prompts import Turn
+from soundwave.prompts import TRANSCRIBE_PROMPT, Turn
 from soundwave.serving.audio_input import decode_base64, load_request_audio
 from soundwave.serving.errors import ApiError
 from soundwave.serving.schemas import (
+    DECODING_FIELDS,
     AssistantMessage,
     ChatCompletion,
     ChatCompletionChunk,
@@ -28,7 +29,7 @@ from soundwave.serving.schemas import (
 )
 from soundwave.serving.settings import ServerSettings
 
-AUDIO_ONLY_PROMPT = "What does the person say?"  # the prompt `soundwave transcribe` uses
+AUDIO_ONLY_PROMPT = TRANSCRIBE_PROMPT  # an audio-only question asks what `soundwave transcribe` asks
 MAX_STOP = 4
 
 
@@ -43,7 +44,7 @@ def generation_options(request: ChatCompletionRequest) -> dict:
             options["greedy"] = True
         else:
             options["temperature"] = request.temperature
-    for name in ("top_p", "top_k", "repetition_penalty", "seed"):
+    for name in DECODING_FIELDS:
         if getattr(request, name) is not None:
             options[name] = getattr(request, name)
     if request.stop:

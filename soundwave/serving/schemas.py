@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from soundwave.options import OPTIONS, option_type
 
 AudioFormat = Literal["wav", "mp3", "flac", "ogg"]
 
@@ -46,7 +48,7 @@ class StreamOptions(_Strict):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(_Strict):
+class _ChatCompletionFields(_Strict):
     """`POST /v1/chat/completions`. The last message must be the user's; earlier ones become history."""
 
     model: str | None = Field(default=None, description="accepted for compatibility; the server has one model")
@@ -54,15 +56,27 @@ class ChatCompletionRequest(_Strict):
     stream: bool = False
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(default=None, ge=0, le=2, description="0 means greedy decoding")
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    top_k: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1, description="wins over max_tokens")
     stop: str | list[str] | None = Field(default=None, description="up to 4 stop strings")
-    seed: int | None = Field(default=None, description="requests with a seed run alone, so they reproduce")
-    repetition_penalty: float | None = Field(default=None, gt=0)
     n: int = Field(default=1, ge=1, le=1, description="only 1 is supported")
     user: str | None = None
+
+
+# OpenAI's names for options (temperature 0 means greedy; max_tokens is max_new_tokens); every other decoding option
+# of soundwave.options is a request field of its own name, typed from its declaration and range-checked there.
+OPENAI_NAMED = {"max_new_tokens", "do_sample", "temperature", "stop"}
+DECODING_FIELDS = tuple(spec.name for spec in OPTIONS if spec.name not in OPENAI_NAMED)
+ChatCompletionRequest = create_model(
+    "ChatCompletionRequest",
+    __base__=_ChatCompletionFields,
+    __doc__=_ChatCompletionFields.__doc__,
+    **{
+        spec.name: (option_type(spec) | None, Field(default=None, description=spec.metadata["help"]))
+        for spec in OPTIONS
+        if spec.name in DECODING_FIELDS
+    },
+)
 
 
 # ---- chat completions: response ------------------------------------------------------------------------------------

@@ -4,8 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from soundwave.errors import SoundwaveError
-from soundwave.inference.ctc_prefix import (
+from soundwave.decoding.ctc_prefix import (
     CTCPrefixScorer,
     empty_prefix,
     full_score,
@@ -13,6 +12,7 @@ from soundwave.inference.ctc_prefix import (
     prefix_extend,
     with_blank_penalty,
 )
+from soundwave.errors import SoundwaveError
 
 BLANK, V, T = 0, 6, 9
 
@@ -192,12 +192,15 @@ def test_pipeline_joint_decoding_is_batch_invariant(pipe, clips, beams):
     assert [r.text for r in batched] == [r.text for r in alone]
 
 
-def test_ctc_weight_needs_a_soundwave_model(pipe):
+def test_ctc_weight_needs_a_soundwave_model():
     from types import SimpleNamespace
 
-    from soundwave.inference.generation import GenerationConfig
+    from soundwave.decoding import DecodeContext, active_rescorers
+    from soundwave.decoding.plugins import JointCTC
+    from soundwave.options import GenerationConfig
 
     no_ctc = SimpleNamespace(ctc_logits=None)  # what a SpeechLLM's audio encoding amounts to here
+    context = DecodeContext(SimpleNamespace(), None, {"input_ids": torch.zeros(1, 1)}, no_ctc, 0)
     with pytest.raises(SoundwaveError, match="ctc_weight needs a Soundwave model"):
-        pipe._ctc_kwargs({}, no_ctc, GenerationConfig(ctc_weight=0.5))
-    assert pipe._ctc_kwargs({}, no_ctc, GenerationConfig()) == {}
+        JointCTC().logits_processors(context, GenerationConfig(ctc_weight=0.5))
+    assert active_rescorers(GenerationConfig()) == []  # off by default: nothing asks for CTC

@@ -2,7 +2,7 @@
 
 import pytest
 
-from soundwave.inference.lexicon import Lexicon
+from soundwave.decoding.lexicon import Lexicon
 
 
 @pytest.fixture(scope="module")

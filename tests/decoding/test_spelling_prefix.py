@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoTokenizer
 
-from soundwave.inference.ctc_prefix import CTCPrefixScorer, empty_prefix, full_score
-from soundwave.inference.spelling_prefix import SpellingScorer, TokenSpeller, extend_by_labels, token_labels
+from soundwave.decoding.ctc_prefix import CTCPrefixScorer, empty_prefix, full_score
+from soundwave.decoding.spelling_prefix import SpellingScorer, TokenSpeller, extend_by_labels, token_labels
 from soundwave.model.spelling import BLANK, CHARSET, spell, spelling_text
 
 MINI = Path(__file__).parents[2] / "soundwave" / "assets" / "soundwave-mini"
@@ -144,7 +144,7 @@ def test_a_token_that_spells_nothing_scores_as_the_spelling_ending_there(tokeniz
 
 
 def test_a_lexicon_penalizes_a_spelling_that_starts_no_word(tokenizer, speller):
-    from soundwave.inference.lexicon import Lexicon
+    from soundwave.decoding.lexicon import Lexicon
 
     token = tokenizer(" wonders", add_special_tokens=False).input_ids
     cands = torch.tensor([token])

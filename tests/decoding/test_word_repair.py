@@ -7,9 +7,8 @@ import math
 import pytest
 import torch
 
-from soundwave.errors import SoundwaveError
-from soundwave.inference.lexicon import Lexicon
-from soundwave.inference.word_repair import (
+from soundwave.decoding.lexicon import Lexicon
+from soundwave.decoding.word_repair import (
     SpeechLM,
     TextLM,
     cached,
@@ -21,6 +20,7 @@ from soundwave.inference.word_repair import (
     sentence_scorer,
     spelling_log_likelihood,
 )
+from soundwave.errors import SoundwaveError
 from soundwave.model.spelling import BLANK, CHARSET, spell
 
 LEXICON = Lexicon(
@@ -164,7 +164,7 @@ def test_pipeline_repairs_per_row_the_same_in_a_batch_as_alone(tmp_path_factory)
         encoder=str(base_dir(root, "whisper")), llm=str(base_dir(root, "llm")), mode="paper", spelling_head=True
     )
     pipe = Pipeline.from_model(model.eval(), tokenizer, extractor)
-    pipe._lexicon = LEXICON
+    pipe._decoding_cache["lexicon"] = LEXICON
     batched = pipe.generate_batch(items, **options)
     alone = [pipe.generate_batch([item], **options)[0] for item in items]
     plain = pipe.generate_batch(items, **(options | {"word_repair": 0.0, "word_repair_speech": 0.0}))
@@ -192,9 +192,10 @@ def test_speech_lm_scores_an_answer_as_the_model_s_own_loss_does(tmp_path_factor
     import numpy as np
     from transformers import AutoTokenizer, WhisperFeatureExtractor
 
-    from soundwave.inference.generation import GenerationConfig
+    from soundwave.decoding.plugins import prompt_embeds
     from soundwave.inference.pipeline import Item, Pipeline
     from soundwave.model.builder import build_model
+    from soundwave.options import GenerationConfig
     from tests.model.test_builder import MEL_WINDOW, base_dir
 
     root = tmp_path_factory.getbasetemp() / "tiny-bases"
@@ -210,7 +211,7 @@ def test_speech_lm_scores_an_answer_as_the_model_s_own_loss_does(tmp_path_factor
     with torch.inference_mode():
         batch = pipe._inputs([(0, Item(wave, "Transcribe."), wave)], config)
         audio = pipe._check_context(batch, config, [(0, None, wave)])
-        embeds, keys = pipe._prompt_embeds(batch, audio)[0]
+        embeds, keys = prompt_embeds(pipe._decode_context(batch, audio))[0]
         assert not bool(keys.all())  # the tiny Llama masks its <|eot_id|> keys, as the release does
         speech_lm = SpeechLM(model.llm, tokenizer, embeds, pipe.eos_token_id, keys)
         sentences = ["a cat", "the courage of a cat in the garage"]

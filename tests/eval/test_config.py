@@ -23,7 +23,10 @@ CONFIGS = Path(__file__).parents[2] / "configs" / "eval"
         ({"batch_size": None}, "batch_size: expected int, got None"),
         ({"repetition_penalty": 1}, None),  # an int where a float is expected is a number all the same
         ({"repetition_penalty": "1.2"}, "repetition_penalty: expected float"),
-        ({"repetition_penalty": 0.0}, "repetition_penalty: expected a positive number"),
+        ({"repetition_penalty": 0.0}, r"repetition_penalty: expected a value in \[0.01, 100.0\]"),
+        ({"num_beams": 0}, r"num_beams: expected a value in \[1, 16\]"),  # ranges: the options' declaration
+        ({"seed": 2**64}, "seed: expected a value in"),
+        ({"num_beam": 2}, "unknown key.*num_beam.*decoding options"),
     ],
 )
 def test_types_are_checked(values: dict, message: str | None) -> None:
@@ -53,16 +56,18 @@ def test_shipped_configs_load() -> None:
 
 
 def test_generation_and_default_output() -> None:
-    config = EvalConfig(
-        model="whisper-tiny.en",
-        data="data/eval/cards.jsonl",
-        baseline="whisper",
-        greedy=True,
-        max_new_tokens=64,
+    config = build_eval_config(
+        {
+            "model": "whisper-tiny.en",
+            "data": "data/eval/cards.jsonl",
+            "baseline": "whisper",
+            "greedy": True,
+            "max_new_tokens": 64,
+        }
     )
-    assert generation_options(config) == {"max_new_tokens": 64, "do_sample": False}
+    assert generation_options(config) == {"do_sample": False, "max_new_tokens": 64}
     assert default_output_dir(config) == Path("runs/eval/whisper-tiny.en-whisper-baseline/cards-asr")
-    assert generation_options(EvalConfig()) == {"do_sample": False}  # greedy unless asked otherwise
-    assert generation_options(EvalConfig(greedy=False)) == {}
-    penalised = generation_options(EvalConfig(repetition_penalty=1.2))
-    assert penalised == {"repetition_penalty": 1.2, "do_sample": False}
+    assert generation_options(EvalConfig()) == {}  # the model's own (evaluate() makes non-asr tasks greedy)
+    assert generation_options(build_eval_config({"greedy": False})) == {"do_sample": True}
+    penalised = generation_options(build_eval_config({"repetition_penalty": 1.2}))
+    assert penalised == {"repetition_penalty": 1.2}

@@ -64,7 +64,7 @@ def test_limit_and_batch_size(tmp_path: Path, wavs: dict) -> None:
     report = evaluate(fake, manifest, "asr", limit=3, batch_size=2, generation={"max_new_tokens": 7}, progress=False)
     assert len(report.utterances) == 3
     assert fake.batches == [2, 1]
-    assert fake.generation == [{"max_new_tokens": 7}] * 2
+    assert fake.generation == [{"do_sample": False, "max_new_tokens": 7}] * 2  # no transcribe_batch: greedy
     assert report.metrics["wer"] == 0.0
 
 

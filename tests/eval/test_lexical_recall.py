@@ -1,4 +1,4 @@
-"""experiments/mini/bench/lexical_recall.py's pure parts: the alignment-based recall, the count buckets, grouping by source."""
+"""experiments/mini/bench/lexical_recall.py, its pure parts: alignment-based recall, count buckets, by source."""
 
 from __future__ import annotations
 

@@ -6,10 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundwave.cli.transcribe import TRANSCRIBE_BEAMS
 from soundwave.errors import ConfigError, SoundwaveError
 from soundwave.inference.chat import Conversation
-from soundwave.inference.generation import GenerationConfig
+from soundwave.options import GenerationConfig
 
 GREEDY = {"greedy": True, "max_new_tokens": 8}
 
@@ -100,14 +99,14 @@ def test_generation_config_validates():
 
 def test_model_folder_generation_defaults(tmp_path, clips):
     from soundwave.errors import ConfigError
-    from soundwave.inference.generation import model_generation_defaults
+    from soundwave.inference.generation import model_decoding
     from soundwave.inference.pipeline import Pipeline
 
-    assert model_generation_defaults(tmp_path) == GenerationConfig()  # no file: the release's defaults
+    assert model_decoding(tmp_path).generation == GenerationConfig()  # no file: the release's defaults
     for bad, message in [("- 1\n", "expected a mapping"), ("temprature: 1\n", "unknown generation option")]:
         (tmp_path / "generation.yaml").write_text(bad)
         with pytest.raises(ConfigError, match=f"generation.yaml: .*{message}"):
-            model_generation_defaults(tmp_path)
+            model_decoding(tmp_path)
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     for item in (Path(clips[0]).parents[1] / "checkpoint").iterdir():
@@ -149,26 +148,18 @@ def test_cli_ask_and_transcribe(clips, tmp_path, capsys):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["file"] for line in lines] == [*clips, str(tmp_path / "missing.wav")]
     assert lines[0]["error"] is None and "no such audio file" in lines[2]["error"]
-    # transcribe decodes with CTC and TRANSCRIBE_BEAMS beams by default: the same text as the Pipeline at
-    # ctc_weight 0.5, not as without it; --num-beams 1 decodes greedily
+    # a model folder without generation.yaml (the release's) transcribes with the release's defaults, greedy: no
+    # joint CTC decoding, no beams, unless asked
     pipe = Pipeline.from_pretrained(model)
-    joint, plain = (
-        pipe.generate(
-            clips[0],
-            "What does the person say?",
-            greedy=True,
-            max_new_tokens=4,
-            ctc_weight=w,
-            num_beams=TRANSCRIBE_BEAMS,
-        )
-        for w in (0.5, 0.0)
+    plain, joint = (
+        pipe.generate(clips[0], "What does the person say?", greedy=True, max_new_tokens=4, ctc_weight=w)
+        for w in (0.0, 0.5)
     )
-    assert lines[0]["text"] == joint.text != plain.text
-    greedy_out = tmp_path / "g.jsonl"
-    flags = ["--model", model, "--max-new-tokens", "4", "--num-beams", "1", "-o", str(greedy_out)]
+    assert lines[0]["text"] == plain.text != joint.text
+    joint_out = tmp_path / "g.jsonl"
+    flags = ["--model", model, "--max-new-tokens", "4", "--ctc-weight", "0.5", "-o", str(joint_out)]
     assert main(["transcribe", clips[0], *flags]) == 0
-    greedy = pipe.generate(clips[0], "What does the person say?", greedy=True, max_new_tokens=4, ctc_weight=0.5)
-    assert json.loads(greedy_out.read_text())["text"] == greedy.text
+    assert json.loads(joint_out.read_text())["text"] == joint.text
 
 
 def test_int8_quantized_pipeline_answers(clips):

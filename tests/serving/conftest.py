@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundwave.inference.generation import GenerationConfig
 from soundwave.inference.pipeline import Result
+from soundwave.options import GenerationConfig
 
 REFERENCE = Path(__file__).parents[1] / "assets" / "soundwave-reference"
 SPEECH = REFERENCE / "audio" / "example_1.wav"  # 4.3 s of speech, 16 kHz 16-bit wav
@@ -69,14 +69,15 @@ class FakePipeline:
 
     def __init__(self) -> None:
         self.generation = GenerationConfig()
+        self.transcription = GenerationConfig(do_sample=False)
         self.tokenizer = _Tokenizer()
         self.calls: list[tuple[int, dict]] = []
         self.gate = threading.Event()
         self.gate.set()
         self.entered = threading.Event()  # set when a call reached the model thread
 
-    def transcription_options(self) -> dict:
-        return {}
+    def transcribe_batch(self, items, **options) -> list[Result]:
+        return self.generate_batch(items, **options)
 
     def generate_batch(self, items, **options) -> list[Result]:
         self.entered.set()

@@ -77,18 +77,21 @@ def test_transcriptions_json_and_text(client, speech_bytes):
     assert text.headers["content-type"].startswith("text/plain") and text.text == body["text"]  # both greedy
 
 
-def test_transcriptions_decode_jointly_with_ctc(client, pipe, speech_bytes):
+def test_transcriptions_take_decoding_options_as_form_fields(client, pipe, speech_bytes):
     from soundwave.serving.chat import AUDIO_ONLY_PROMPT
 
-    assert pipe.transcription_options() == {"ctc_weight": 0.5}  # a Soundwave model: it has a CTC adapter
+    assert pipe.transcription.ctc_weight == 0  # the reference folder has no generation.yaml: the release's defaults
     files = {"file": ("clip.wav", speech_bytes, "audio/wav")}
-    served = client.post("/v1/audio/transcriptions", files=files, data={"response_format": "text"}).text
+    data = {"response_format": "text", "ctc_weight": "0.5", "max_new_tokens": "6"}
+    served = client.post("/v1/audio/transcriptions", files=files, data=data).text
     joint, alone = (
-        pipe.generate(speech_bytes, AUDIO_ONLY_PROMPT, greedy=True, max_new_tokens=16, ctc_weight=w).text
+        pipe.generate(speech_bytes, AUDIO_ONLY_PROMPT, greedy=True, max_new_tokens=6, ctc_weight=w).text
         for w in (0.5, 0.0)
     )
-    # the server may cap the answer shorter: compare on the shorter of the two
-    assert served and (joint.startswith(served) or served.startswith(joint)) and not alone.startswith(served)
+    assert served == joint != alone
+    for bad, field in [({"num_beams": "0"}, "num_beams"), ({"num_beams": "x"}, "num_beams"), ({"beams": "2"}, "beams")]:
+        response = client.post("/v1/audio/transcriptions", files=files, data=bad)
+        assert response.status_code == 400 and field in response.json()["error"]["message"], response.text
 
 
 def test_flac_upload_is_decoded(client):

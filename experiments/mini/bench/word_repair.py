@@ -23,11 +23,11 @@ import torch
 from tqdm import tqdm
 
 from soundwave.audio import load_audio
+from soundwave.decoding.lexicon import Lexicon
+from soundwave.decoding.word_repair import SpeechLM, TextLM, cached, repair_words, sentence_scorer
 from soundwave.eval.metrics import wer
 from soundwave.eval.normalize import normalize_text
-from soundwave.decoding.lexicon import Lexicon
 from soundwave.inference.pipeline import Item, Pipeline
-from soundwave.decoding.word_repair import SpeechLM, TextLM, cached, repair_words, sentence_scorer
 
 
 def numbers(text: str, kind=float) -> list:
