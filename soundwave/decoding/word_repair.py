@@ -25,7 +25,7 @@ from soundwave.decoding.lexicon import Lexicon
 from soundwave.model.spelling import BLANK, spell, spelling_text
 
 SentenceScore = Callable[[list[str]], Tensor]  # sentences -> (N,) scores, higher is better
-MAX_REPAIRED_WORDS = 64  # words tried per transcript: repair's work per clip is bounded whatever the decoder said
+MAX_REPAIRED_WORDS = 64  # words tried per clip (shared by its n-best): repair's work is bounded whatever was decoded
 
 
 def nearby_words(spelled: str, lexicon: Lexicon, max_distance: int = 3, limit: int = 8) -> list[str]:
@@ -179,6 +179,7 @@ def repair_words(
     real_distance: int = 0,
     real_margin: float = 0.0,
     pool: int = 0,
+    budget: int = MAX_REPAIRED_WORDS,
 ) -> str:
     """`text` with each word the lexicon lacks replaced, left to right, by whichever of itself and its nearby
     lexicon words (`nearby_words`) makes the best-scoring sentence; the words before it are already repaired.
@@ -190,13 +191,13 @@ def repair_words(
 
     With `merge`, a word split in pieces ("sat isfied", "a firt", "f a ied") may also join: where any of up to `span`
     neighbours is suspect (`is_suspect`), the lexicon words near their concatenation compete too, replacing them all.
-    At most `MAX_REPAIRED_WORDS` words with options are tried (the rest stay as decoded).
+    At most `budget` words with options are tried (the rest stay as decoded).
     With `real_distance` > 0, lexicon words are tried too, against the words within `real_distance` edits of them,
     and give way only to a sentence scoring `real_margin` more ("outwit" -> "outfit" where the audio says so).
     """
     words = text.split()
     i, tried = 0, 0
-    while i < len(words) and tried < MAX_REPAIRED_WORDS:
+    while i < len(words) and tried < budget:
         found = max(candidates, pool)
         options = word_options(words, i, lexicon, max_distance, found, span if merge else 1, real_distance)
         if found > candidates:
@@ -260,7 +261,8 @@ def repair_best(texts: list[str], score: SentenceScore, lexicon: Lexicon, **opti
 
     ["a cot", "a cet"] heard as "a cat" -> (1, "a cat"): the second beam's non-word repairs into what was said.
     """
-    repaired = [repair_words(text, score, lexicon, **options) for text in texts]
+    budget = max(1, MAX_REPAIRED_WORDS // len(texts))  # the clip's budget, shared by its hypotheses
+    repaired = [repair_words(text, score, lexicon, budget=budget, **options) for text in texts]
     best = int(score(repaired).argmax()) if len(repaired) > 1 else 0
     return best, repaired[best]
 

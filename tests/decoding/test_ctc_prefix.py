@@ -204,3 +204,23 @@ def test_ctc_weight_needs_a_soundwave_model():
     with pytest.raises(SoundwaveError, match="ctc_weight needs a Soundwave model"):
         JointCTC().logits_processors(context, GenerationConfig(ctc_weight=0.5))
     assert active_rescorers(GenerationConfig()) == []  # off by default: nothing asks for CTC
+
+
+def test_joint_decoding_answers_no_longer_than_the_audio_s_ctc_frames():
+    """A CTC path emits at most one token per frame: joint decoding caps max_new_tokens there (its cost bound)."""
+    from types import SimpleNamespace
+
+    from soundwave.decoding import DecodeContext
+    from soundwave.decoding.plugins import ANSWER_SLACK, JointCTC
+    from soundwave.options import GenerationConfig
+
+    logits = torch.zeros(2, 30, 5)  # (W, T, V): two windows of 30 frames
+    audio = SimpleNamespace(ctc_logits=logits, ctc_lengths=torch.tensor([12, 30]))
+    model = SimpleNamespace(align_adapter=None)
+    batch = {"input_ids": torch.zeros(2, 3, dtype=torch.long)}
+    context = DecodeContext(model, None, batch, audio, 0)
+    config = GenerationConfig(ctc_weight=0.5, max_new_tokens=512)
+    assert JointCTC().max_new_tokens(context, config) == 30 + ANSWER_SLACK  # the longer row's frames
+    assert JointCTC().max_new_tokens(context, config.with_overrides(max_new_tokens=7)) == 7
+    text_row = DecodeContext(model, None, batch | {"audios_per_row": torch.tensor([2, 0])}, audio, 0)
+    assert JointCTC().max_new_tokens(text_row, config) == 512  # a row CTC does not score: the LLM's own limit

@@ -224,3 +224,23 @@ def test_speech_lm_scores_an_answer_as_the_model_s_own_loss_does(tmp_path_factor
             labels = torch.tensor([[-100] * len(prompt) + answer])
             out = model(input_ids=ids, audios=batch["audios"], audio_lengths=batch.get("audio_lengths"), labels=labels)
             torch.testing.assert_close(value, -out.ce_loss * len(answer), rtol=1e-3, atol=1e-3)
+
+
+def test_repair_work_per_clip_is_bounded():
+    """However many non-words a transcript holds, at most `budget` of them are tried (the n-best share it)."""
+    from soundwave.decoding import word_repair
+
+    calls: list[int] = []
+
+    def score(sentences: list[str]) -> torch.Tensor:  # counts the sentences scored; prefers "cat"
+        calls.append(len(sentences))
+        return torch.tensor([float(s.count("cat")) for s in sentences])
+
+    score.acoustic = score
+    text = " ".join(["cet"] * 50)
+    assert repair_words(text, score, LEXICON, merge=False, budget=3).split() == ["cat"] * 3 + ["cet"] * 47
+    assert len(calls) == 3
+    calls.clear()
+    best, repaired = repair_best([text] * 4, score, LEXICON, merge=False)
+    per_text = word_repair.MAX_REPAIRED_WORDS // 4
+    assert repaired.split().count("cat") == per_text and len(calls) == 4 * per_text + 1  # + the final comparison
