@@ -1,5 +1,7 @@
 """What evaluation needs from a model: the `generate_batch` contract shared by `soundwave.Pipeline` and the
-Whisper baseline, written as structural types so either (or a test double) can be evaluated.
+Whisper baseline, written as structural types so either (or a test double) can be evaluated. A pipeline that also
+has `transcribe_batch(items, **generation)` (the Pipeline) is evaluated on asr through it, so eval's transcripts
+are those of `soundwave transcribe` and the server.
 """
 
 from __future__ import annotations
