@@ -148,11 +148,9 @@ def _make_readable(folder: Path) -> None:
 def _marker(spec: ModelSpec, seconds: float) -> str:
     import transformers
 
-    import soundwave
-
     packages = {r: installed_version(r.split("==")[0]) for r in spec.requirements}
     record = dict(name=spec.name, kind=spec.kind, packages=packages, convert_seconds=round(seconds, 1))
-    record |= dict(transformers=transformers.__version__, soundwave=soundwave.__version__)
+    record |= dict(transformers=transformers.__version__, soundwave=installed_version("soundwave"))
     return json.dumps(record, indent=2) + "\n"
 
 

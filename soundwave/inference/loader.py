@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from soundwave.errors import ModelNotFoundError
-from soundwave.inference.processor import SpeechProcessor
+from soundwave.processor import processor_for
 
 CUDA_DEFAULT_DTYPE = torch.float16
 
@@ -68,20 +68,3 @@ def load_for_inference(path_or_name: str, device: str = "cpu", dtype=None, **mod
     tokenizer = AutoTokenizer.from_pretrained(directory)
     extractor = AutoFeatureExtractor.from_pretrained(directory)
     return model, processor_for(model, tokenizer, extractor)
-
-
-def processor_for(model, tokenizer, feature_extractor) -> SpeechProcessor:
-    """The processor a model needs, from what its config says about prompts and audio input."""
-    config = model.config
-    return SpeechProcessor(
-        tokenizer,
-        feature_extractor,
-        prompt_format=getattr(config, "prompt_format", "chat_template"),
-        system_prompt=getattr(config, "system_prompt", None),
-        placeholder=getattr(model, "placeholder_token", None) or "<audio_patch>",
-        input_kind=getattr(model, "input_kind", "mel"),
-        window_seconds=float(
-            getattr(feature_extractor, "chunk_length", None) or getattr(config, "window_seconds", 30.0)
-        ),
-        pad_to_window=getattr(config, "mode", "released") != "paper",
-    )

@@ -124,8 +124,8 @@ def reachable_blank_row(token_rows: Tensor, seed: int = 0) -> Tensor:
 
     The LLM's row for a newly added token is the mean of the others (transformers' mean resizing): inside the cloud
     of token rows, where no output vector gives it the top logit. With such a frozen blank, CTC can only learn
-    blank-free alignments: the mini adapter of sessions 1-4 packed each clip's tokens into its first frames and
-    filled the rest with the final punctuation (docs/mini.md).
+    blank-free alignments: the first mini adapters, trained with the mean row, packed each clip's tokens into its
+    first frames and filled the rest with the final punctuation (experiments/mini/journal.md).
 
     Args:
         token_rows: (V, D) the CTC head's token rows (the LLM's embeddings).

@@ -26,11 +26,12 @@ from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer
 from soundwave.atomic import atomic_dir
 from soundwave.config.loader import dump_config
 from soundwave.errors import CheckpointError, ModelNotFoundError
-from soundwave.model.builder import BASE_PREFIXES, ModelSpec, build_from_spec, load_model_spec, resolve_base
-from soundwave.model.checkpoint import tied_keys
-from soundwave.model.loading import save_soundwave
+from soundwave.model.builder import BASE_PREFIXES, build_from_spec
+from soundwave.model.checkpoint import save_soundwave, tied_keys
 from soundwave.model.lora import is_lora_parameter, lora_merged
+from soundwave.model.pretrained import resolve_base
 from soundwave.model.soundwave import SoundwaveForCausalLM
+from soundwave.model.spec import ModelSpec, load_model_spec
 from soundwave.model.speechllm import SpeechLLM
 
 META_FILE = "model.yaml"

@@ -8,11 +8,19 @@ and the Whisper geometry in `audio_config`, so the model can pair any encoder wi
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from transformers import AutoConfig, PreTrainedConfig, WhisperConfig
 
 from soundwave.errors import ConfigError
+from soundwave.model.spec import (
+    MODES,
+    PROMPT_FORMATS,
+    RELEASE_CTC_WEIGHT,
+    SoundwaveOptions,
+    config_fields,
+)
 from soundwave.model.sub_configs import (
     HAS_SUB_CONFIG_SPEC,
     SubConfig,
@@ -21,43 +29,15 @@ from soundwave.model.sub_configs import (
     sub_config_specs,
 )
 
-MODES = ("released", "paper")
-PROMPT_FORMATS = ("release", "chat_template")
-
-# Keys of ours that sit next to the flat LLM config in config.json.
-SOUNDWAVE_KEYS = (
-    "adapter_size",
-    "audio_patch_token",
-    "audio_patch_size",
-    "audio_token_len",
-    "audio_tower",
-    "llm_pad_token_id",
-    "mode",
-    "mask_eot_keys",
-    "ctc_weight",
-    "adapter_num_heads",
-    "adapter_ffn_size",
-    "adapter_num_layers",
-    "adapter_temporal",
-    "adapter_dropout",
-    "posterior_embeds",
-    "spelling_head",
-    "spelling_dim",
-    "spelling_layers",
-    "prompt_format",
-    "system_prompt",
-    "window_seconds",
-    "audio_config",
-    "text_model_type",
-)
 SUB_CONFIGS = {
     "text_config": SubConfig(AutoConfig, model_type="llama"),
     "audio_config": SubConfig(WhisperConfig, optional=True),
 }
 
 
-class SoundwaveConfig(PreTrainedConfig):
-    """Configuration of a Soundwave speech LLM.
+class SoundwaveConfig(PreTrainedConfig, config_fields(SoundwaveOptions)):
+    """Configuration of a Soundwave speech LLM: the release's keys, and the adapter's options (`SoundwaveOptions`,
+    declared once in `soundwave.model.spec`, inherited here with their types and defaults).
 
     Args:
         text_config: the causal LM's config (dict or config object); Llama if the dict has no `model_type`.
@@ -65,21 +45,12 @@ class SoundwaveConfig(PreTrainedConfig):
         adapter_size: width of the audio encoder's output (Whisper d_model), the release's name.
         audio_patch_token: id of `<audio_patch>`: the prompt placeholder and the CTC blank.
         llm_pad_token_id: the pad id (`<|eot_id|>` in the release); such keys are masked when `mask_eot_keys`.
-        mode: "released" reproduces the release's quirks (spec section 3); "paper" follows the paper.
-        mask_eot_keys: mask every `<|eot_id|>` key (the release on CPU and in training); False is the
-            release's GPU behaviour, which loses that mask.
-        ctc_weight: weight of the CTC loss in the release's training loss (CE + 0.3 x CTC).
-        adapter_num_heads: heads of the adapter attention (default: the LLM's head count).
-        adapter_ffn_size: FFN width of the alignment transformer layer (default: 2 x LLM hidden size).
-        adapter_num_layers: transformer layers of the alignment adapter (the release: 1).
-        adapter_temporal: whether the alignment layers attend across frames (None: the mode's; paper: yes,
-            released: no, each frame alone).
-        posterior_embeds: ours: each CTC peak enters the LLM as its expected LLM embedding (softmax of the CTC
-            logits @ the input embeddings) plus a gated look-back that starts at zero (False: the release).
-        prompt_format: "release" builds the release's hand-made Llama-3 prompt; "chat_template" uses the
-            tokenizer's chat template (for other LLMs).
+        ctc_weight: weight of the CTC loss in the loss `forward` returns when called the release's way
+            (CE + 0.3 x CTC). Training never reads it: its weights are `training.loss_weights`.
         system_prompt: the system message (None: the release's).
         window_seconds: audio window the encoder sees at once (30 s for Whisper).
+        **options: the `SoundwaveOptions` (mode, adapter_*, posterior_embeds, spelling_*, mask_eot_keys,
+            prompt_format).
     """
 
     model_type = "Soundwave"
@@ -96,19 +67,7 @@ class SoundwaveConfig(PreTrainedConfig):
     audio_token_len: int = 750
     audio_tower: str | None = None
     llm_pad_token_id: int | None = None
-    mode: str = "released"
-    mask_eot_keys: bool = True
-    ctc_weight: float = 0.3
-    adapter_num_heads: int | None = None
-    adapter_ffn_size: int | None = None
-    adapter_num_layers: int = 1
-    adapter_temporal: bool | None = None
-    adapter_dropout: float = 0.1
-    posterior_embeds: bool = False
-    spelling_head: bool = False
-    spelling_dim: int = 256
-    spelling_layers: int = 2
-    prompt_format: str = "release"
+    ctc_weight: float = RELEASE_CTC_WEIGHT
     system_prompt: str | None = None
     window_seconds: float = 30.0
 
@@ -153,6 +112,13 @@ class SoundwaveConfig(PreTrainedConfig):
 
     def to_diff_dict(self) -> dict[str, Any]:
         return self.to_dict()
+
+
+# Our keys next to the flat LLM config in config.json: every field SoundwaveConfig adds to transformers' own.
+SOUNDWAVE_KEYS = (
+    *(f.name for f in dataclasses.fields(SoundwaveConfig) if f.name not in PreTrainedConfig.__dataclass_fields__),
+    "text_model_type",
+)
 
 
 def unflatten(flat: dict[str, Any]) -> dict[str, Any]:

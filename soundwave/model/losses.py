@@ -1,4 +1,8 @@
-"""The release's training losses: next-token CE over the spliced sequence, and CTC over the LLM vocabulary."""
+"""The release's training losses: next-token CE over the spliced sequence, and CTC over the LLM vocabulary.
+
+`forward` returns them (CE + ctc_weight x CTC); the training stages compose the same functions in
+`soundwave.training.losses`.
+"""
 
 from __future__ import annotations
 
@@ -12,23 +16,6 @@ def lm_loss(logits: Tensor, labels: Tensor) -> Tensor:
     """Mean next-token cross-entropy. logits (B, L, V), labels (B, L) with IGNORE_INDEX where no loss."""
     shifted = logits[:, :-1].reshape(-1, logits.shape[-1]).float()  # (B, L-1, V) -> (B*(L-1), V)
     return nn.functional.cross_entropy(shifted, labels[:, 1:].reshape(-1), ignore_index=IGNORE_INDEX)
-
-
-def lm_loss_at_targets(hidden: Tensor, labels: Tensor, head: nn.Module) -> Tensor:
-    """`lm_loss` without the (B, L, V) logits: the output head runs only at the positions that have a label.
-
-    Equal to `lm_loss(head(hidden), labels)`; a training step saves the vocabulary-sized matmuls and softmax over
-    the prompt and audio positions (most of the sequence).
-
-    Args:
-        hidden: (B, L, D) the LLM's last hidden states (after its final norm).
-        labels: (B, L) labels aligned with `hidden`, IGNORE_INDEX where no loss.
-        head: the LLM's output embedding (D -> V).
-    """
-    targets = labels[:, 1:]  # (B, L-1): position t predicts label t+1
-    has_target = targets != IGNORE_INDEX
-    logits = head(hidden[:, :-1][has_target])  # (B, L-1, D) -> (N, D) -> (N, V)
-    return nn.functional.cross_entropy(logits.float(), targets[has_target])
 
 
 def ctc_loss(ctc_logits: Tensor, frame_lengths: Tensor, targets: Tensor, blank_id: int) -> Tensor:
@@ -55,25 +42,54 @@ def ctc_loss(ctc_logits: Tensor, frame_lengths: Tensor, targets: Tensor, blank_i
     )
 
 
-def sampled_ctc_vocab(
-    targets: Tensor, vocab_size: int, blank_id: int, negatives: int, generator: torch.Generator | None = None
+def ctc_rows(
+    windows_per_item: Tensor | None, has_transcript: Tensor | None, n_audio: int, device: torch.device | str
 ) -> tuple[Tensor, Tensor]:
-    """A vocabulary subset for a cheaper CTC loss: the batch's target ids, the blank and `negatives` random ids.
+    """Indices of the (windows, targets) that take part in a CTC loss: single-window audios with a transcript.
 
-    The CTC head over a 49k vocabulary dominates a stage-1 step; a sampled softmax over the tokens that occur plus
-    fresh random negatives every step trains the same head at a fraction of the cost (decoding still uses all).
+    A transcript belongs to a whole recording; split into windows it has no per-window target, so such
+    recordings are left out of the CTC loss.
 
     Args:
-        targets: (B, N) target ids, padded with negative ids.
-        vocab_size: V.
-        blank_id: the CTC blank, always included.
-        negatives: random ids drawn per call (duplicates and targets merge).
+        windows_per_item: (N,) windows per audio (None: one each).
+        has_transcript: (N,) bool, which audios count (None: all).
+        n_audio: N.
+        device: where the indices go.
 
     Returns:
-        vocab (K,) sorted ids and the targets (B, N) as positions in `vocab` (padding kept negative).
+        window indices (N',) into the (W, ...) per-window tensors and target indices (N',) into the (N, ...) ones.
     """
-    drawn = torch.randint(0, vocab_size, (negatives,), generator=generator).to(targets.device)
-    blank = torch.tensor([blank_id], device=targets.device)
-    vocab = torch.unique(torch.cat([targets[targets >= 0], drawn, blank]))  # sorted
-    remapped = torch.where(targets >= 0, torch.searchsorted(vocab, targets.clamp(min=0)), targets)
-    return vocab, remapped
+    counts = windows_per_item if windows_per_item is not None else torch.ones(n_audio, dtype=torch.long)
+    counts = counts.to(device)
+    first_window = torch.cumsum(counts, 0) - counts  # (N,)
+    allowed = counts == 1
+    if has_transcript is not None:
+        allowed &= has_transcript.to(device).bool()
+    targets = allowed.nonzero(as_tuple=True)[0]
+    return first_window[targets], targets
+
+
+def audio_ctc_loss(
+    ctc_logits: Tensor,
+    ctc_lengths: Tensor,
+    targets: Tensor,
+    blank_id: int,
+    windows_per_item: Tensor | None = None,
+    has_transcript: Tensor | None = None,
+) -> Tensor | None:
+    """`ctc_loss` of the alignment adapter's CTC head over the audios `ctc_rows` selects (None if there are none).
+
+    Args:
+        ctc_logits: (W, T', V) CTC logits per window.
+        ctc_lengths: (W,) valid T' per window.
+        targets: (N, S) transcript ids per audio, padded with IGNORE_INDEX.
+        blank_id: the CTC blank (the audio placeholder).
+        windows_per_item: (N,) windows per audio (None: one each).
+        has_transcript: (N,) bool, which audios count (None: all).
+    """
+    windows, rows = ctc_rows(windows_per_item, has_transcript, targets.shape[0], ctc_logits.device)
+    if windows.numel() == 0:
+        return None
+    if windows.numel() < ctc_logits.shape[0]:  # a subset: copy those rows (all rows: no vocabulary-sized copy)
+        ctc_logits, ctc_lengths = ctc_logits[windows], ctc_lengths[windows]
+    return ctc_loss(ctc_logits, ctc_lengths, targets[rows], blank_id=blank_id)

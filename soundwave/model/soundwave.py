@@ -4,6 +4,8 @@ The file to read first. `forward` follows the paper's figure box by box; each tr
 own module (`stack_frames`, `ctc_keep_mask`, `gather_kept`, `LookBack`, `splice_audio`). The release's call
 signature works as is: `model(input_ids=, attention_mask=, audios=FEATURES, labels=, asr_targets=)` returns the
 release's loss (CE + 0.3 x CTC), and `model.generate(input_ids=, attention_mask=, audios=, ...)` generates.
+What only training needs (stage 1's CTC alone, sampled-vocabulary CTC, the spelling loss, CE at the answer tokens
+only, cached encoder frames) is in `soundwave.training.losses`, built from the parts named here.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from transformers.utils import ModelOutput
 
 from soundwave.model.align_adapter import AlignAdapter, ctc_greedy_ids
 from soundwave.model.audio_encoder import AudioEncoder
+from soundwave.model.checkpoint import load_released, save_soundwave
 from soundwave.model.configuration import SoundwaveConfig
 from soundwave.model.generation import AudioGenerationMixin, llm_cache
-from soundwave.model.losses import ctc_loss, lm_loss, lm_loss_at_targets, sampled_ctc_vocab
+from soundwave.model.losses import audio_ctc_loss, lm_loss
 from soundwave.model.shrink_adapter import ShrinkAdapter
-from soundwave.model.spelling import BLANK as SPELLING_BLANK
-from soundwave.model.spelling import SpellingHead
+from soundwave.model.spelling import SpellingHead, greedy_spelling
 from soundwave.model.splice import SplicedInputs, splice_audio
 from soundwave.prompts import AUDIO_PATCH
 
@@ -48,7 +50,6 @@ class SoundwaveOutput(ModelOutput):
     logits: Tensor | None = None
     ce_loss: Tensor | None = None
     ctc_loss: Tensor | None = None
-    spelling_loss: Tensor | None = None
     labels: Tensor | None = None  # (B, L) labels aligned with `logits` after the splice
     attention_mask: Tensor | None = None  # (B, L)
     cache: object | None = None  # the LLM's KV cache (transformers 5.24 renamed past_key_values)
@@ -124,6 +125,11 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         return self.config.audio_patch_token
 
     @property
+    def blank_id(self) -> int:
+        """The CTC blank: `<audio_patch>`, the prompt placeholder."""
+        return self.config.audio_patch_token
+
+    @property
     def masked_key_id(self) -> int | None:
         return self.config.llm_pad_token_id if self.config.mask_eot_keys else None
 
@@ -143,6 +149,24 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
     def _init_weights(self, module) -> None:  # parts are initialised by their own constructors / build_model
         pass
 
+    # ---- the released format ----------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, config=None, dtype=None, torch_dtype=None, **kwargs):
+        """Our strict released-format loader (`checkpoint.load_released`), also behind `AutoModelForCausalLM`.
+
+        Keyword arguments that name SoundwaveConfig fields override the checkpoint's (`mode="paper"`); `device` or
+        `device_map` (one device) places the model.
+        """
+        overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in SoundwaveConfig.__dataclass_fields__}
+        device = kwargs.pop("device", None) or kwargs.pop("device_map", None)
+        if isinstance(device, dict):
+            device = None
+        return load_released(cls, pretrained_model_name_or_path, dtype=dtype or torch_dtype, device=device, **overrides)
+
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+        """Write the released format back (config.json + safetensors)."""
+        save_soundwave(self, save_directory)
+
     # ---- the figure -------------------------------------------------------------------------------------------
     def encode_audio(
         self, mel: Tensor, mel_lengths: Tensor | None = None, windows_per_item: Tensor | None = None
@@ -157,40 +181,40 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         """
         if mel is None or mel.shape[0] == 0:
             return self.empty_audio_encoding()
-        frames, frame_lengths = self.encode_frames(mel, mel_lengths)
+        frames, frame_lengths = self.encode_frames(mel, mel_lengths)  # (W, T, D_a)
         return self.adapt_frames(frames, frame_lengths, windows_per_item)
 
     def encode_frames(self, mel: Tensor, mel_lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Whisper encoder: (W, n_mels, F) -> frames (W, T, D_a) and frame_lengths (W,). Frozen in every stage."""
+        """Whisper encoder: (W, n_mels, F) -> frames (W, T, D_a) and frame_lengths (W,). Frozen in every stage, so
+        it keeps no activations for a backward pass unless one of its weights trains."""
         if mel_lengths is None:
             mel_lengths = torch.full((mel.shape[0],), mel.shape[-1], device=mel.device, dtype=torch.long)
         mel = mel.to(self.dtype)
-        if self.paper:
-            return self.audio_encoder.encode_valid(mel[..., : int(mel_lengths.max())], mel_lengths)
-        frames = self.audio_encoder.encode_window(mel)  # (W, 1500, D_a)
+        trains = self.training and any(p.requires_grad for p in self.audio_encoder.parameters())
+        with torch.set_grad_enabled(trains and torch.is_grad_enabled()):
+            if self.paper:
+                return self.audio_encoder.encode_valid(mel[..., : int(mel_lengths.max())], mel_lengths)
+            frames = self.audio_encoder.encode_window(mel)  # (W, 1500, D_a)
         return frames, torch.full((mel.shape[0],), frames.shape[1], device=mel.device, dtype=torch.long)
 
     def align(self, frames: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Alignment adapter: frames -> aligned (W, T', D), CTC logits (W, T', V), lengths (W,). Stage 1 stops here."""
         return self.align_adapter(frames.to(self.dtype), frame_lengths)
 
-    def greedy_ctc_ids(self, mel: Tensor, mel_lengths: Tensor | None = None) -> list[list[int]]:
-        """What the alignment adapter alone transcribes: greedy CTC token ids per window (no LLM)."""
-        frames, frame_lengths = self.encode_frames(mel, mel_lengths)
-        _, ctc_logits, ctc_lengths = self.align(frames, frame_lengths)  # (W, T', V)
-        return ctc_greedy_ids(ctc_logits.argmax(dim=-1), ctc_lengths, self.placeholder_id)
-
     def adapt_frames(
         self, frames: Tensor, frame_lengths: Tensor, windows_per_item: Tensor | None = None
     ) -> AudioEncoding:
-        """Alignment adapter -> CTC peaks -> shrinking adapter; windows of one item joined."""
+        """Alignment adapter + CTC head -> CTC peaks -> shrinking adapter's look-back; windows of one item joined.
+
+        Training with cached encoder frames starts here (`soundwave.training.losses`).
+        """
         aligned, ctc_logits, ctc_lengths = self.align(frames, frame_lengths)  # (W, T', D), (W, T', V)
-        tokens = ctc_logits.argmax(dim=-1)  # (W, T')
-        embeds, lengths, keep = self.shrink_adapter(
+        tokens = ctc_logits.argmax(dim=-1)  # (W, T') the CTC label of each frame
+        embeds, lengths, keep = self.shrink_adapter(  # (W, K, D): one vector per CTC peak, after the look-back
             aligned,
             tokens,
             ctc_lengths,
-            blank_id=self.placeholder_id,
+            blank_id=self.blank_id,
             ctc_logits=ctc_logits,
             text_rows=self.get_input_embeddings().weight,
         )
@@ -235,7 +259,7 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
 
     def forward(
         self,
-        input_ids: Tensor | None = None,
+        input_ids: Tensor,
         attention_mask: Tensor | None = None,
         audios: Tensor | None = None,
         labels: Tensor | None = None,
@@ -243,114 +267,56 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         audio_lengths: Tensor | None = None,
         windows_per_item: Tensor | None = None,
         audios_per_row: Tensor | None = None,
-        encoder_frames: tuple[Tensor, Tensor] | None = None,
-        ctc_mask: Tensor | None = None,
-        ctc_negatives: int | None = None,
-        spelling_targets: Tensor | None = None,
-        return_logits: bool = True,
         **llm_kwargs,
     ) -> SoundwaveOutput:
-        """The release's training/inference forward, plus what training stages need.
+        """The release's forward: logits, and its training loss CE + `config.ctc_weight` x CTC given the targets.
+
+        The loss weight is the config's (the release's 0.3) here only; training weighs its losses by
+        `training.loss_weights` and computes them from the parts below (`soundwave.training.losses`).
 
         Args:
-            input_ids: (B, S) prompt (+ answer) ids with one `<audio_patch>` per audio. None: alignment only
-                (stage 1): the encoder and alignment adapter run, the LLM does not, the loss is the CTC loss.
+            input_ids: (B, S) prompt (+ answer) ids with one `<audio_patch>` per audio.
             attention_mask: (B, S) 1 for tokens, 0 for padding.
             audios: (W, n_mels, F) log-mel windows (one per row unless `windows_per_item` / `audios_per_row`).
-            labels: (B, S) next-token targets, -100 where no loss (the prompt).
-            asr_targets: (N, T) transcript ids per audio for the CTC loss, padded with -100.
+            labels: (B, S) next-token targets, -100 where no loss (the prompt); gives `ce_loss`.
+            asr_targets: (N, T) transcript ids per audio, padded with -100; gives `ctc_loss` (single-window audios).
             audio_lengths: (W,) valid mel frames per window (used by the paper mode).
             windows_per_item: (N,) windows per audio for long audio.
             audios_per_row: (B,) audios (placeholders) per row (default 1 each; 0 for text-only rows).
-            encoder_frames: precomputed (frames (W, T, D_a), frame_lengths (W,)) of the frozen encoder.
-            ctc_mask: (N,) which audios count in the CTC loss (default: all).
-            ctc_negatives: stage 1 only: CTC over the targets + blank + this many random ids (`sampled_ctc_vocab`)
-                instead of the whole vocabulary.
-            spelling_targets: (N, C) spelling CTC labels per audio (`spell`), padded with -100; the spelling head's
-                loss (models with one). With `input_ids` None and no `asr_targets`, only the spelling head runs.
-            return_logits: False (training): with `labels`, the LLM's output head runs only where a label is
-                (`lm_loss_at_targets`, same loss) and the output carries no logits.
         """
-        frames, frame_lengths = self._frames(audios, audio_lengths, encoder_frames)
-        if input_ids is None:  # stage 1: CTC only, the LLM is never run
-            if frames is None:  # a batch of text-only samples: nothing to align
-                return SoundwaveOutput()
-            ctc = None
-            if ctc_negatives:
-                ctc = self._sampled_ctc(frames, frame_lengths, asr_targets, windows_per_item, ctc_mask, ctc_negatives)
-            elif asr_targets is not None:
-                _, ctc_logits, ctc_lengths = self.align(frames, frame_lengths)
-                ctc = self._ctc(ctc_logits, ctc_lengths, asr_targets, windows_per_item, ctc_mask)
-            spelling = self._spelling_loss(frames, frame_lengths, spelling_targets, windows_per_item, ctc_mask)
-            return SoundwaveOutput(loss=ctc if ctc is not None else spelling, ctc_loss=ctc, spelling_loss=spelling)
-        if frames is None:
-            audio = self.empty_audio_encoding()
-        else:
-            audio = self.adapt_frames(frames, frame_lengths, windows_per_item)
+        # Whisper encoder -> alignment adapter + CTC head -> shrinking adapter (CTC peaks, look-back), per window
+        audio = self.encode_audio(audios, audio_lengths, windows_per_item)
+        # -> the shrunk audio spliced in at each `<audio_patch>` -> the LLM
         inputs = self.splice(input_ids, attention_mask, audio, labels=labels, audios_per_row=audios_per_row)
-        loss_only = labels is not None and not return_logits
-        if loss_only:  # logits of the last position only; the loss reads the hidden states
-            llm_kwargs.update(logits_to_keep=1, output_hidden_states=True)
         out = self.llm(
             inputs_embeds=inputs.embeds,
             attention_mask=inputs.attention_mask,
             position_ids=inputs.position_ids,
             **llm_kwargs,
         )
-        ce = None
-        if loss_only:
-            ce = lm_loss_at_targets(out.hidden_states[-1], inputs.labels, self.llm.get_output_embeddings())
-        elif labels is not None:
-            ce = lm_loss(out.logits, inputs.labels)
+        # the release's loss: CE on the answer + ctc_weight x CTC of the alignment adapter on the transcript
+        ce = lm_loss(out.logits, inputs.labels) if labels is not None else None
         ctc = None
-        if asr_targets is not None and frames is not None:
-            ctc = self._ctc(audio.ctc_logits, audio.ctc_lengths, asr_targets, windows_per_item, ctc_mask)
-        loss = None
-        if ce is not None:
-            loss = ce + self.config.ctc_weight * ctc if ctc is not None else ce
-        spelling = self._spelling_loss(frames, frame_lengths, spelling_targets, windows_per_item, ctc_mask)
+        if asr_targets is not None and audio.ctc_logits.shape[0] > 0:
+            ctc = audio_ctc_loss(audio.ctc_logits, audio.ctc_lengths, asr_targets, self.blank_id, windows_per_item)
+        loss = ce + self.config.ctc_weight * ctc if ce is not None and ctc is not None else ce
         return SoundwaveOutput(
             loss=loss,
-            logits=None if loss_only else out.logits,
+            logits=out.logits,
             ce_loss=ce,
             ctc_loss=ctc,
-            spelling_loss=spelling,
             labels=inputs.labels,
             attention_mask=inputs.attention_mask,
             cache=llm_cache(out),
             audio=audio,
         )
 
-    def _frames(self, audios, audio_lengths, encoder_frames) -> tuple[Tensor | None, Tensor | None]:
-        """Encoder frames: given, or computed (without gradients when the encoder is frozen)."""
-        if encoder_frames is not None:
-            return encoder_frames
-        if audios is None or audios.shape[0] == 0:
-            return None, None
-        trains_encoder = self.training and any(p.requires_grad for p in self.audio_encoder.parameters())
-        with torch.set_grad_enabled(trains_encoder and torch.is_grad_enabled()):
-            return self.encode_frames(audios, audio_lengths)
-
-    def _ctc(self, ctc_logits, ctc_lengths, asr_targets, windows_per_item, ctc_mask) -> Tensor | None:
-        """CTC over the audios that fit one window and are selected by `ctc_mask` (None if there are none)."""
-        if asr_targets is None:
-            return None
-        windows, targets = ctc_rows(windows_per_item, ctc_mask, asr_targets.shape[0], ctc_logits.device)
-        if windows.numel() == 0:
-            return None
-        if windows.numel() < ctc_logits.shape[0]:  # a subset: copy those rows (all rows: no vocabulary-sized copy)
-            ctc_logits, ctc_lengths = ctc_logits[windows], ctc_lengths[windows]
-        return ctc_loss(ctc_logits, ctc_lengths, asr_targets[targets], blank_id=self.placeholder_id)
-
-    def _spelling_loss(self, frames, frame_lengths, spelling_targets, windows_per_item, ctc_mask) -> Tensor | None:
-        """The spelling head's character CTC over the audios the token CTC would score (None without targets)."""
-        if spelling_targets is None or frames is None or self.spelling_head is None:
-            return None
-        windows, targets = ctc_rows(windows_per_item, ctc_mask, spelling_targets.shape[0], frames.device)
-        if windows.numel() == 0:
-            return None
-        logits = self.spelling_logits(frames[windows], frame_lengths[windows])  # (N', T, C)
-        return ctc_loss(logits, frame_lengths[windows], spelling_targets[targets], blank_id=SPELLING_BLANK)
+    # ---- what the adapters alone hear (validation, joint decoding) ------------------------------------------
+    def greedy_ctc_ids(self, mel: Tensor, mel_lengths: Tensor | None = None) -> list[list[int]]:
+        """What the alignment adapter alone transcribes: greedy CTC token ids per window (no LLM)."""
+        frames, frame_lengths = self.encode_frames(mel, mel_lengths)
+        _, ctc_logits, ctc_lengths = self.align(frames, frame_lengths)  # (W, T', V)
+        return ctc_greedy_ids(ctc_logits.argmax(dim=-1), ctc_lengths, self.blank_id)
 
     def spelling_logits(self, frames: Tensor, frame_lengths: Tensor) -> Tensor:
         """The spelling head on encoder frames (W, T, D_a) -> character CTC logits (W, T, C); only when asked (a
@@ -361,60 +327,5 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
 
     def spelling_texts(self, mel: Tensor, mel_lengths: Tensor | None = None) -> list[str]:
         """What the spelling head alone hears: greedy character CTC per window (models with a spelling head)."""
-        from soundwave.model.spelling import greedy_spelling
-
         frames, frame_lengths = self.encode_frames(mel, mel_lengths)
         return greedy_spelling(self.spelling_logits(frames, frame_lengths), frame_lengths)
-
-    def _sampled_ctc(self, frames, frame_lengths, asr_targets, windows_per_item, ctc_mask, negatives) -> Tensor | None:
-        """Stage-1 CTC over a sampled vocabulary (targets + blank + random negatives); see `sampled_ctc_vocab`."""
-        if asr_targets is None:
-            return None
-        aligned, ctc_lengths = self.align_adapter.embed(frames.to(self.dtype), frame_lengths)  # (W, T', D)
-        windows, targets = ctc_rows(windows_per_item, ctc_mask, asr_targets.shape[0], aligned.device)
-        if windows.numel() == 0:
-            return None
-        targets = asr_targets[targets]  # (N', T)
-        vocab_size = self.align_adapter.ctc_head.weight.shape[0]
-        vocab, targets = sampled_ctc_vocab(targets, vocab_size, self.placeholder_id, negatives)
-        logits = self.align_adapter.logits_over(aligned[windows], vocab)  # (N', T', K)
-        blank = int(torch.searchsorted(vocab, torch.tensor(self.placeholder_id, device=vocab.device)))
-        return ctc_loss(logits, ctc_lengths[windows], targets, blank_id=blank)
-
-
-def ctc_rows(windows_per_item: Tensor | None, ctc_mask: Tensor | None, n_audio: int, device) -> tuple[Tensor, Tensor]:
-    """Indices of (windows, targets) that take part in the CTC loss: single-window audios allowed by `ctc_mask`.
-
-    A transcript belongs to a whole recording; split into windows it has no per-window target, so such
-    recordings are left out of the CTC loss.
-    """
-    counts = windows_per_item if windows_per_item is not None else torch.ones(n_audio, dtype=torch.long)
-    counts = counts.to(device)
-    first_window = torch.cumsum(counts, 0) - counts  # (N,)
-    allowed = counts == 1
-    if ctc_mask is not None:
-        allowed &= ctc_mask.to(device).bool()
-    targets = allowed.nonzero(as_tuple=True)[0]
-    return first_window[targets], targets
-
-
-def _from_pretrained(cls, pretrained_model_name_or_path, *args, config=None, dtype=None, torch_dtype=None, **kwargs):
-    """`SoundwaveForCausalLM.from_pretrained`: our strict released-format loader (see `loading.load_soundwave`)."""
-    from soundwave.model.loading import load_soundwave
-
-    overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in SoundwaveConfig.__dataclass_fields__}
-    device = kwargs.pop("device", None) or kwargs.pop("device_map", None)
-    if isinstance(device, dict):
-        device = None
-    return load_soundwave(pretrained_model_name_or_path, dtype=dtype or torch_dtype, device=device, **overrides)
-
-
-def _save_pretrained(self, save_directory, *args, **kwargs) -> None:
-    """`save_pretrained` writes the released format back."""
-    from soundwave.model.loading import save_soundwave
-
-    save_soundwave(self, save_directory)
-
-
-SoundwaveForCausalLM.from_pretrained = classmethod(_from_pretrained)
-SoundwaveForCausalLM.save_pretrained = _save_pretrained

@@ -17,16 +17,25 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin, PreTrainedConfig, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationMixin,
+    PreTrainedConfig,
+    PreTrainedModel,
+)
 from transformers.utils import ModelOutput
 
 from soundwave.errors import ConfigError
 from soundwave.model.align_adapter import stack_frames
 from soundwave.model.generation import AudioGenerationMixin, llm_cache
 from soundwave.model.losses import lm_loss
+from soundwave.model.pretrained import add_token, load_llm, resolve_base, set_pad_and_eos
 from soundwave.model.projector import Projector
 from soundwave.model.soundwave import join_windows
-from soundwave.model.speech_encoder import SpeechEncoder
+from soundwave.model.spec import SpeechLLMOptions, config_fields
+from soundwave.model.speech_encoder import SpeechEncoder, load_feature_extractor_for, load_speech_encoder
 from soundwave.model.splice import SplicedInputs, splice_audio
 from soundwave.model.sub_configs import (
     HAS_SUB_CONFIG_SPEC,
@@ -48,16 +57,13 @@ SUB_CONFIGS = {
 }
 
 
-class SpeechLLMConfig(PreTrainedConfig):
-    """Configuration of a SpeechLLM.
+class SpeechLLMConfig(PreTrainedConfig, config_fields(SpeechLLMOptions)):
+    """Configuration of a SpeechLLM: its parts, and the adapter's options (`SpeechLLMOptions`, declared once in
+    `soundwave.model.spec`, inherited here with their types and defaults).
 
     Args:
         speech_encoder_name_or_path: the pretrained speech encoder (a local directory or a known name).
         text_decoder_name_or_path: the pretrained causal LM (a local directory or a known name).
-        downsample_factor: encoder frames stacked into one LLM token (5: 50 Hz -> 10 tokens/s).
-        projector_n_layers: hidden h->h blocks of the projector MLP.
-        projector_activation: activation of the projector (a transformers activation name).
-        projector_hidden_size: width h of the projector's hidden layers.
         encoder_config: the encoder's config (filled in when the model is built; saved with it).
         text_config: the LLM's config, vocabulary incl. `<audio>` (filled in when built; saved with it).
         audio_token: the placeholder string in prompts.
@@ -66,6 +72,8 @@ class SpeechLLMConfig(PreTrainedConfig):
         default_instruction: the instruction the seed trains with.
         prompt_format: how prompts are built: "chat_template" (the LLM's own).
         system_prompt: the system message of the prompts (the seed's by default).
+        **options: the `SpeechLLMOptions` (downsample_factor, projector_n_layers, projector_activation,
+            projector_hidden_size).
     """
 
     model_type = "speechllm"
@@ -76,10 +84,6 @@ class SpeechLLMConfig(PreTrainedConfig):
 
     speech_encoder_name_or_path: str | None = None
     text_decoder_name_or_path: str | None = None
-    downsample_factor: int = 5
-    projector_n_layers: int = 2
-    projector_activation: str = "relu"
-    projector_hidden_size: int = 2048
     encoder_config: dict | PreTrainedConfig | None = None
     text_config: dict | PreTrainedConfig | None = None
     audio_token: str = AUDIO_TOKEN
@@ -151,8 +155,6 @@ class SpeechLLM(AudioGenerationMixin, PreTrainedModel, GenerationMixin):
     def __init__(self, config: SpeechLLMConfig, parts: SpeechLLMParts | None = None) -> None:
         super().__init__(config)
         if parts is None and not config.is_built:
-            from soundwave.model.builder import load_speechllm_parts  # the builder imports this module
-
             parts = load_speechllm_parts(config)
         if parts is None:
             parts = SpeechLLMParts(
@@ -308,3 +310,47 @@ def mark_initialized(module: nn.Module) -> None:
         sub._is_hf_initialized = True
     for tensor in [*module.parameters(), *module.buffers()]:
         tensor._is_hf_initialized = True
+
+
+# ---- pretrained parts -----------------------------------------------------------------------------------------
+def speechllm_parts(config: SpeechLLMConfig, dtype: torch.dtype = torch.float32):
+    """Load the pretrained encoder and LLM a SpeechLLMConfig names; fill in the config's built fields.
+
+    Returns:
+        (SpeechLLMParts, tokenizer with `<audio>` added, feature extractor).
+    """
+    for field in ("speech_encoder_name_or_path", "text_decoder_name_or_path"):
+        if not getattr(config, field):
+            raise ConfigError(f"SpeechLLMConfig.{field} is not set: name the pretrained model to load")
+    encoder_dir = resolve_base(config.speech_encoder_name_or_path)
+    encoder = load_speech_encoder(encoder_dir, dtype)
+    llm, tokenizer, placeholder_id = load_llm(config.text_decoder_name_or_path, config.audio_token, dtype)
+    config.encoder_config = encoder.config
+    config.text_config = llm.config
+    config.audio_token_id = placeholder_id
+    config.llm_pad_token_id = set_pad_and_eos(tokenizer, llm, placeholder_id, release=False)
+    return SpeechLLMParts(encoder, llm), tokenizer, load_feature_extractor_for(encoder_dir, encoder.config)
+
+
+def load_speechllm_parts(config: SpeechLLMConfig) -> SpeechLLMParts:
+    """What `SpeechLLM(config)` loads when the config is not built yet (the seed's Quick Start)."""
+    dtype = config.dtype if isinstance(config.dtype, torch.dtype) else torch.get_default_dtype()
+    return speechllm_parts(config, dtype)[0]
+
+
+def speechllm_tokenizer(config: SpeechLLMConfig):
+    """The tokenizer of a built SpeechLLM: the LLM's, with `<audio>` added at the id the config records.
+
+    Raises:
+        ConfigError: the token lands on another id (the LLM's tokenizer changed since the model was built).
+    """
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base(config.text_decoder_name_or_path))
+    token_id = add_token(tokenizer, config.audio_token)
+    if token_id != config.audio_token_id:
+        raise ConfigError(
+            f"{config.text_decoder_name_or_path}: {config.audio_token} got id {token_id}, the model was built with "
+            f"{config.audio_token_id}; use the tokenizer saved with the model"
+        )
+    if tokenizer.pad_token_id is None and config.llm_pad_token_id is not None:
+        tokenizer.pad_token = tokenizer.convert_ids_to_tokens(config.llm_pad_token_id)
+    return tokenizer

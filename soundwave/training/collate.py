@@ -13,9 +13,9 @@ import torch
 from torch import Tensor
 
 from soundwave.data.dataset import Example
-from soundwave.inference.processor import SpeechProcessor
 from soundwave.model.spelling import spell
 from soundwave.model.splice import IGNORE_INDEX
+from soundwave.processor import SpeechProcessor
 from soundwave.prompts import Turn
 from soundwave.training.ctc_targets import CtcTargets
 

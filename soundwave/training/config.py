@@ -1,7 +1,8 @@
 """The training run's schema: `data`, `training` and `model` sections of one YAML file.
 
 The SpeechLLM seed's `config/train.yaml` loads as written; Soundwave stages add which parameters train (glob
-patterns), loss weights, `init_from` the previous stage, LoRA and task mixing (in `data`).
+patterns), loss weights, `init_from` the previous stage, LoRA and task mixing (in `data`). The `model` section
+is the model schema (`soundwave.model.spec.ModelSpec`), plus the seed's names for its parts.
 
     cfg = load_run_config("configs/mini/stage1_align.yaml", ["training.learning_rate=5e-4"])
 """
@@ -16,7 +17,7 @@ from typing import Literal
 
 from soundwave.config.data import DataConfig
 from soundwave.errors import ConfigError
-from soundwave.model.lora import LoraSpec
+from soundwave.model.spec import Adapter, ModelSpec
 from soundwave.training.spec_augment import SpecAugment
 
 # The seed's `freeze_modules` names -> our parameter-name globs.
@@ -33,8 +34,9 @@ MODULE_GROUPS = {
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the losses. lm = 0 skips the LLM entirely (stage 1: CTC only); `spelling` trains the spelling
-    head's character CTC (models with `model.spelling_head`; ctc = lm = 0 trains it alone)."""
+    """Weights of the training losses: the only ones training reads (`soundwave.training.losses`). The defaults
+    are the release's (CE + 0.3 x CTC). lm = 0 skips the LLM entirely (stage 1: CTC only); `spelling` trains the
+    spelling head's character CTC (models with `model.spelling_head`; ctc = lm = 0 trains it alone)."""
 
     ctc: float = 0.3
     lm: float = 1.0
@@ -128,59 +130,33 @@ class TrainingConfig:
         return groups + self.frozen
 
 
-@dataclass(frozen=True)
-class ModelSection:
-    """What to build. Our keys (`encoder`, `llm`, `adapter`, ...) or the SpeechLLM seed's, which imply
-    `adapter: speechllm`. Everything else is a `ModelSpec` field (see soundwave.model.builder)."""
+@dataclass(frozen=True, kw_only=True)
+class ModelSection(ModelSpec):
+    """A run's `model:` section: a `ModelSpec` (the same keys, defaults and checks), whose encoder and LLM may also
+    be named by the SpeechLLM seed's keys, which imply `adapter: speechllm`."""
 
     encoder: str | None = None
     llm: str | None = None
-    adapter: Literal["soundwave", "speechllm"] | None = None
+    adapter: Adapter | None = None  # None: speechllm when the seed's keys name the parts, else soundwave
     speech_encoder_name_or_path: str | None = None  # seed name of `encoder`
     text_decoder_name_or_path: str | None = None  # seed name of `llm`
-    mode: Literal["released", "paper"] | None = None
-    lora: LoraSpec | None = None
-    adapter_num_heads: int | None = None
-    adapter_ffn_size: int | None = None
-    adapter_num_layers: int | None = None
-    adapter_temporal: bool | None = None
-    adapter_dropout: float | None = None
-    posterior_embeds: bool | None = None
-    spelling_head: bool | None = None
-    spelling_dim: int | None = None
-    spelling_layers: int | None = None
-    ctc_weight: float | None = None
-    mask_eot_keys: bool | None = None
-    prompt_format: Literal["release", "chat_template"] | None = None
-    system_prompt: str | None = None
-    downsample_factor: int | None = None
-    projector_n_layers: int | None = None
-    projector_activation: str | None = None
-    projector_hidden_size: int | None = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # the spec's own checks run in `to_spec`, once the adapter is known
         if self.encoder and self.speech_encoder_name_or_path:
             raise ConfigError("model: set encoder or speech_encoder_name_or_path, not both")
         if self.llm and self.text_decoder_name_or_path:
             raise ConfigError("model: set llm or text_decoder_name_or_path, not both")
 
-    def to_spec(self):
-        """The ModelSpec this section describes (unset fields take the ModelSpec defaults)."""
-        from soundwave.model.builder import ModelSpec
-
+    def to_spec(self) -> ModelSpec:
+        """The ModelSpec this section describes."""
         encoder = self.encoder or self.speech_encoder_name_or_path
         llm = self.llm or self.text_decoder_name_or_path
         if not encoder or not llm:
             raise ConfigError("model: name both an encoder (encoder:) and an LLM (llm:)")
         seed_style = self.speech_encoder_name_or_path is not None or self.text_decoder_name_or_path is not None
-        adapter = self.adapter or ("speechllm" if seed_style else "soundwave")
-        skip = {"encoder", "llm", "adapter", "speech_encoder_name_or_path", "text_decoder_name_or_path"}
-        options = {
-            f.name: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if f.name not in skip and getattr(self, f.name) is not None
-        }
-        return ModelSpec(encoder=encoder, llm=llm, adapter=adapter, **options)
+        spec = {f.name: getattr(self, f.name) for f in dataclasses.fields(ModelSpec)}
+        spec.update(encoder=encoder, llm=llm, adapter=self.adapter or ("speechllm" if seed_style else "soundwave"))
+        return ModelSpec(**spec)
 
 
 @dataclass(frozen=True)

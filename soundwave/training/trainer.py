@@ -25,11 +25,14 @@ from tqdm import tqdm
 
 from soundwave.config.loader import save_config
 from soundwave.errors import CheckpointError, ConfigError
+from soundwave.processor import processor_for
 from soundwave.training.collate import TrainBatch, TrainingCollator
-from soundwave.training.config import LossWeights, RunConfig, TrainingConfig
+from soundwave.training.config import RunConfig, TrainingConfig
 from soundwave.training.ctc_targets import CtcTargets
+from soundwave.training.losses import StageObjective
 from soundwave.training.spec_augment import frame_augment, spec_augment
 from soundwave.training.state import checkpoints, load_checkpoint, read_trainer_state, save_checkpoint
+from soundwave.training.validate import validate
 
 log = logging.getLogger(__name__)
 FINAL_DIR = "final"
@@ -133,42 +136,6 @@ def make_optimizer(model, cfg: TrainingConfig, steps: int):
     return optimizer, scheduler
 
 
-# ---- one step -------------------------------------------------------------------------------------------------
-def model_inputs(model, batch: TrainBatch, weights: LossWeights, encoder_frames=None) -> dict:
-    """Keyword arguments of the model's forward for this batch and these loss weights."""
-    from soundwave.model.soundwave import SoundwaveForCausalLM
-
-    inputs = {"audios": batch.audios, "audio_lengths": batch.audio_lengths}
-    text = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "labels": batch.labels}
-    if isinstance(model, SoundwaveForCausalLM):
-        inputs.update(windows_per_item=batch.windows_per_item, audios_per_row=batch.audios_per_row)
-        if weights.ctc > 0:
-            inputs.update(asr_targets=batch.asr_targets, ctc_mask=batch.has_transcript)
-        if weights.spelling > 0:
-            inputs.update(spelling_targets=batch.spelling_targets, ctc_mask=batch.has_transcript)
-        if encoder_frames is not None:
-            inputs["encoder_frames"] = encoder_frames
-        if weights.lm > 0:
-            inputs.update(text, return_logits=False)  # the loss alone: the output head runs only where labels are
-        return inputs
-    return inputs | text | {"audios_per_row": batch.audios_per_row}
-
-
-def combine_losses(out, weights: LossWeights, params) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted sum of the losses the model returned; a zero loss still tied to the graph if none applies."""
-    parts = {}
-    total = None
-    for name, weight in (("ce_loss", weights.lm), ("ctc_loss", weights.ctc), ("spelling_loss", weights.spelling)):
-        value = getattr(out, name, None)
-        if value is not None and weight > 0:
-            parts[name] = float(value.detach())
-            total = weight * value if total is None else total + weight * value
-    if total is None:
-        total = sum(p.sum() * 0.0 for p in params)
-    parts["loss"] = float(total.detach())
-    return total, parts
-
-
 class EncoderCache:
     """Frozen encoder outputs kept per sample id (stage 1 encodes each clip once). CPU, float16, bounded."""
 
@@ -212,11 +179,9 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     from accelerate.utils import set_seed
 
     from soundwave.data.build import build_eval_data, build_training_data
-    from soundwave.inference.loader import processor_for
     from soundwave.model.builder import build_from_spec
     from soundwave.training.metrics_log import MetricsLog
     from soundwave.training.plots import plot_training_curves
-    from soundwave.training.validate import validate
 
     tcfg = cfg.training
     accelerator = make_accelerator(tcfg)
@@ -273,8 +238,9 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             world_size=accelerator.num_processes,
         )
     optimizer, scheduler = make_optimizer(model, tcfg, steps)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    core = accelerator.unwrap_model(model)
+    objective = StageObjective(model, tcfg.loss_weights, tcfg.ctc_negatives)  # the loss: what DDP and autocast wrap
+    objective, optimizer, scheduler = accelerator.prepare(objective, optimizer, scheduler)
+    core = accelerator.unwrap_model(objective).model
     params = [p for p in core.parameters() if p.requires_grad]
 
     step = 0
@@ -292,9 +258,8 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
         save_config(cfg, run_dir / "config.yaml")
     metrics = MetricsLog(run_dir, enabled=accelerator.is_main_process, truncate_after=step)
     cache = EncoderCache(int(tcfg.encoder_cache_gb * 1024**3)) if tcfg.cache_encoder_outputs else None
-    weights = tcfg.loss_weights
 
-    model.train()
+    objective.train()
     bar = tqdm(total=steps, initial=step, desc=tcfg.stage, unit="step", disable=not accelerator.is_local_main_process)
     window = {"loss": 0.0, "samples": 0, "tokens": 0, "micro": 0}
     started = time.perf_counter()
@@ -304,15 +269,11 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
         batch = batch.to(accelerator.device)
         if tcfg.spec_augment is not None and batch.audios is not None:
             batch.audios = spec_augment(batch.audios, batch.audio_lengths, tcfg.spec_augment)
-        with accelerator.accumulate(model):
+        with accelerator.accumulate(objective):
             frames = cache.lookup(core, batch) if cache is not None else None
             if tcfg.frame_augment is not None and frames is not None:
                 frames = (frame_augment(frames[0], frames[1], tcfg.frame_augment), frames[1])
-            inputs = model_inputs(core, batch, weights, frames)
-            if tcfg.ctc_negatives and "input_ids" not in inputs and "asr_targets" in inputs:  # CTC-only stage
-                inputs["ctc_negatives"] = tcfg.ctc_negatives
-            out = model(**inputs)
-            loss, parts = combine_losses(out, weights, params)
+            loss, parts = objective(batch, frames)
             accelerator.backward(loss)
             grad_norm = None
             if accelerator.sync_gradients and tcfg.max_grad_norm > 0:
@@ -342,8 +303,8 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             window = {"loss": 0.0, "samples": 0, "tokens": 0, "micro": 0}
             started = time.perf_counter()
         if eval_data is not None and tcfg.eval_steps and step % tcfg.eval_steps == 0:
-            metrics.log("valid", step, validate(model, core, eval_data, collator, weights, tcfg, accelerator))
-            model.train()
+            metrics.log("valid", step, validate(objective, core, eval_data, collator, tcfg, accelerator))
+            objective.train()
         if tcfg.save_steps and step % tcfg.save_steps == 0 and step < steps:
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
@@ -356,7 +317,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             break
     bar.close()
     if eval_data is not None and not (tcfg.eval_steps and step % tcfg.eval_steps == 0):  # not evaluated just now
-        metrics.log("valid", step, validate(model, core, eval_data, collator, weights, tcfg, accelerator))
+        metrics.log("valid", step, validate(objective, core, eval_data, collator, tcfg, accelerator))
     accelerator.wait_for_everyone()
     final = run_dir / FINAL_DIR
     if accelerator.is_main_process:

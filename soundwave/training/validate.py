@@ -9,13 +9,21 @@ from soundwave.training.collate import TrainingCollator
 
 
 @torch.no_grad()
-def validate(model, core, eval_data, collator: TrainingCollator, weights, tcfg, accelerator) -> dict:
-    """Mean losses (and `wer` of greedy CTC decoding against the transcripts, for Soundwave models)."""
-    from soundwave.eval.metrics import wer
-    from soundwave.eval.normalize import normalize_text
-    from soundwave.training.trainer import combine_losses, model_inputs
+def validate(objective, core, eval_data, collator: TrainingCollator, tcfg, accelerator) -> dict:
+    """Mean losses (and `wer` of greedy CTC decoding against the transcripts, for Soundwave models).
 
-    model.eval()
+    Args:
+        objective: the stage's `StageObjective` as the trainer prepared it (DDP / mixed precision); in eval mode
+            its CTC is over the whole vocabulary.
+        core: the model itself (greedy decoding of its CTC and spelling heads).
+        eval_data: the eval batches; collator: the training collator; tcfg: the training config.
+        accelerator: the run's accelerator (the device).
+    """
+    from soundwave.eval.metrics import wer  # the eval package (jiwer, sacrebleu): only when a run validates
+    from soundwave.eval.normalize import normalize_text
+
+    weights = tcfg.loss_weights
+    objective.eval()
     loader = DataLoader(eval_data.dataset, batch_sampler=eval_data.batches, collate_fn=collator)
     totals: dict[str, float] = {}
     batches, references, hypotheses, spelled = 0, [], [], []
@@ -24,9 +32,7 @@ def validate(model, core, eval_data, collator: TrainingCollator, weights, tcfg, 
         if tcfg.max_eval_batches is not None and index >= tcfg.max_eval_batches:
             break
         batch = batch.to(accelerator.device)
-        out = model(**model_inputs(core, batch, weights))
-        _, parts = combine_losses(out, weights, [])
-        for key, value in parts.items():
+        for key, value in objective(batch).parts.items():
             totals[key] = totals.get(key, 0.0) + value
         batches += 1
         if weights.ctc > 0 and hasattr(core, "greedy_ctc_ids") and batch.audios is not None:

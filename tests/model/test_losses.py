@@ -1,70 +1,18 @@
-"""Training losses: stage-1 CTC over a sampled vocabulary, the LM loss only at the labels, CTC over some rows."""
+"""The release's losses as the model computes them: CTC over the audios that count, and forward's weighted sum."""
 
 import pytest
 import torch
 
-from soundwave.model.losses import ctc_loss, lm_loss, lm_loss_at_targets, sampled_ctc_vocab
-from soundwave.model.splice import IGNORE_INDEX
-
-BLANK = 40
-VOCAB = 41
+from soundwave.model.losses import audio_ctc_loss, ctc_rows
 
 
-def test_sampled_vocab_keeps_targets_and_blank_and_remaps():
-    targets = torch.tensor([[3, 17, 3, -100], [25, 9, -100, -100]])
-    vocab, remapped = sampled_ctc_vocab(targets, VOCAB, BLANK, negatives=5, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(vocab, torch.sort(vocab).values) and len(set(vocab.tolist())) == len(vocab)
-    assert {3, 17, 25, 9, BLANK} <= set(vocab.tolist())
-    assert len(vocab) <= 5 + 5  # four distinct targets + blank + at most five negatives
-    real = targets >= 0
-    assert torch.equal(vocab[remapped[real]], targets[real])
-    assert torch.equal(remapped[~real], targets[~real])  # padding stays padding
-
-
-def test_sampled_loss_is_a_lower_bound_and_exact_with_the_whole_vocab():
-    torch.manual_seed(0)
-    logits = torch.randn(2, 30, VOCAB)
-    lengths = torch.tensor([30, 22])
-    targets = torch.tensor([[3, 17, 3, 8], [25, 9, -100, -100]])
-    full = ctc_loss(logits, lengths, targets, BLANK)
-    vocab, remapped = sampled_ctc_vocab(targets, VOCAB, BLANK, negatives=3, generator=torch.Generator().manual_seed(1))
-    blank = int(torch.searchsorted(vocab, torch.tensor(BLANK)))
-    sampled = ctc_loss(logits[..., vocab], lengths, remapped, blank)
-    assert sampled < full  # fewer competitors: every path gets likelier
-    everything = torch.arange(VOCAB)
-    assert ctc_loss(logits[..., everything], lengths, targets, BLANK) == pytest.approx(float(full))
-
-
-@torch.no_grad()
-def test_model_stage1_sampled_ctc_equals_full_when_every_id_is_drawn(reference_model, expected):
-    model = reference_model
-    frames = torch.randn(2, 60, model.config.audio_config.d_model)
-    lengths = torch.tensor([60, 44])
-    targets = expected["train.asr_targets"]
-    inputs = {"encoder_frames": (frames, lengths), "asr_targets": targets}
-    full = model(**inputs).loss
-    torch.manual_seed(0)
-    sampled = model(**inputs, ctc_negatives=50 * model.align_adapter.ctc_head.weight.shape[0]).loss
-    assert float(sampled) == pytest.approx(float(full), rel=1e-5)
-    few = model(**inputs, ctc_negatives=8).loss
-    assert float(few) < float(full)
-
-
-def test_lm_loss_at_targets_equals_lm_loss_and_its_gradient():
-    torch.manual_seed(0)
-    head = torch.nn.Linear(16, VOCAB, bias=False)
-    hidden = torch.randn(3, 9, 16, requires_grad=True)
-    labels = torch.full((3, 9), IGNORE_INDEX)
-    labels[0, 4:] = torch.randint(0, VOCAB, (5,))
-    labels[1, 7:] = torch.randint(0, VOCAB, (2,))
-    labels[2, 2:6] = torch.randint(0, VOCAB, (4,))  # right padding after the answer
-    full = lm_loss(head(hidden), labels)
-    (full_grad,) = torch.autograd.grad(full, hidden)
-    fast = lm_loss_at_targets(hidden, labels, head)
-    (fast_grad,) = torch.autograd.grad(fast, hidden)
-    assert float(fast.detach()) == pytest.approx(float(full.detach()), rel=1e-6)
-    assert torch.allclose(fast_grad, full_grad, atol=1e-7)
-    assert fast_grad[:, -1].abs().sum() == 0  # the last position predicts nothing
+def test_ctc_rows_skip_audios_split_into_windows_and_those_without_a_transcript():
+    windows_per_item = torch.tensor([1, 3, 1, 1])  # audio 1 spans windows 1-3
+    has_transcript = torch.tensor([True, True, False, True])
+    windows, targets = ctc_rows(windows_per_item, has_transcript, 4, "cpu")
+    assert windows.tolist() == [0, 5] and targets.tolist() == [0, 3]
+    windows, targets = ctc_rows(None, None, 3, "cpu")
+    assert windows.tolist() == targets.tolist() == [0, 1, 2]
 
 
 def test_model_ctc_over_a_subset_of_rows_equals_those_rows_alone(reference_model, expected):
@@ -73,8 +21,26 @@ def test_model_ctc_over_a_subset_of_rows_equals_those_rows_alone(reference_model
     lengths = torch.tensor([60, 44])
     targets = expected["train.asr_targets"]
     with torch.no_grad():
-        both = model(encoder_frames=(frames, lengths), asr_targets=targets).loss
-        first = model(encoder_frames=(frames[:1], lengths[:1]), asr_targets=targets[:1]).loss
-        masked = model(encoder_frames=(frames, lengths), asr_targets=targets, ctc_mask=torch.tensor([True, False]))
-    assert float(masked.loss) == pytest.approx(float(first), rel=1e-6)
-    assert float(masked.loss) != pytest.approx(float(both), rel=1e-3)
+        _, logits, ctc_lengths = model.align(frames, lengths)  # (2, 30, V)
+        _, first_logits, first_lengths = model.align(frames[:1], lengths[:1])  # (1, 30, V)
+        both = audio_ctc_loss(logits, ctc_lengths, targets, model.blank_id)
+        first = audio_ctc_loss(first_logits, first_lengths, targets[:1], model.blank_id)
+        masked = audio_ctc_loss(
+            logits, ctc_lengths, targets, model.blank_id, has_transcript=torch.tensor([True, False])
+        )
+        none = audio_ctc_loss(logits, ctc_lengths, targets, model.blank_id, has_transcript=torch.tensor([False, False]))
+    assert float(masked) == pytest.approx(float(first), rel=1e-6)
+    assert float(masked) != pytest.approx(float(both), rel=1e-3)
+    assert none is None
+
+
+def test_forward_loss_is_ce_plus_the_configs_ctc_weight_times_ctc(reference_model, expected):
+    mel = torch.stack([expected["s0.input_features"], expected["s1.input_features"]])
+    ids = expected["train.input_ids"]
+    batch = dict(input_ids=ids, attention_mask=(ids != 4).long(), audios=mel, labels=expected["train.labels"])
+    with torch.no_grad():
+        out = reference_model(**batch, asr_targets=expected["train.asr_targets"])
+        ce_only = reference_model(**batch)
+    assert reference_model.config.ctc_weight == 0.3  # the release's, unless a checkpoint says otherwise
+    assert float(out.loss) == pytest.approx(float(out.ce_loss + 0.3 * out.ctc_loss), rel=1e-6)
+    assert ce_only.ctc_loss is None and float(ce_only.loss) == pytest.approx(float(out.ce_loss), rel=1e-6)

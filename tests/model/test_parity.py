@@ -58,24 +58,53 @@ def test_prefill_logits_and_greedy_ids(k, reference_model, expected):
     assert greedy[0, ids.shape[1] :].tolist() == expected[f"s{k}.greedy_ids"].tolist()
 
 
+def release_call_losses(model, batch):
+    """The release's call: (ce, ctc, total, logits) from `forward`, weighted by the config's ctc_weight (0.3)."""
+    out = model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        audios=batch.audios,
+        labels=batch.labels,
+        asr_targets=batch.asr_targets,
+    )
+    return out.ce_loss, out.ctc_loss, out.loss, out.logits
+
+
+def training_losses(model, batch):
+    """Training's path (CE at the answer tokens only, weights from LossWeights: the release's CE + 0.3 x CTC)."""
+    from soundwave.training.config import LossWeights
+    from soundwave.training.losses import StageObjective, soundwave_losses
+
+    losses = soundwave_losses(model, batch, LossWeights())
+    total, _ = StageObjective(model, LossWeights())(batch)
+    return losses["ce_loss"], losses["ctc_loss"], total, None
+
+
 @pytest.mark.parametrize("return_logits", [True, False], ids=["full-logits", "loss-only"])
 def test_training_losses_match_release(reference_model, expected, expected_json, return_logits):
+    from soundwave.training.collate import TrainBatch
+
     mel = torch.stack([expected["s0.input_features"], expected["s1.input_features"]])
     ids = expected["train.input_ids"]
-    with torch.no_grad():  # the release's own mask: input_ids != <|eot_id|>
-        out = reference_model(
-            input_ids=ids,
-            attention_mask=(ids != 4).long(),
-            audios=mel,
-            labels=expected["train.labels"],
-            asr_targets=expected["train.asr_targets"],
-            return_logits=return_logits,
-        )
-    assert (out.logits is None) == (not return_logits)
+    ones = torch.ones(2, dtype=torch.long)
+    batch = TrainBatch(
+        input_ids=ids,
+        attention_mask=(ids != 4).long(),  # the release's own mask: input_ids != <|eot_id|>
+        labels=expected["train.labels"],
+        audios_per_row=ones,
+        audios=mel,
+        audio_lengths=torch.full((2,), mel.shape[-1]),
+        windows_per_item=ones,
+        asr_targets=expected["train.asr_targets"],
+        has_transcript=ones.bool(),
+    )
+    with torch.no_grad():
+        ce, ctc, total, logits = (release_call_losses if return_logits else training_losses)(reference_model, batch)
+    assert (logits is None) == (not return_logits)
     ref = expected_json["train"]
-    assert abs(out.ce_loss.item() - ref["ce_loss"]) <= 1e-4 * ref["ce_loss"]
-    assert abs(out.ctc_loss.item() - ref["ctc_loss"]) <= 1e-4 * ref["ctc_loss"]
-    assert abs(out.loss.item() - ref["total_loss"]) <= 1e-4 * ref["total_loss"]
+    assert abs(ce.item() - ref["ce_loss"]) <= 1e-4 * ref["ce_loss"]
+    assert abs(ctc.item() - ref["ctc_loss"]) <= 1e-4 * ref["ctc_loss"]
+    assert abs(total.item() - ref["total_loss"]) <= 1e-4 * ref["total_loss"]
 
 
 def test_eot_mask_option_changes_attention(reference_dir, expected):

@@ -57,7 +57,7 @@ def prompt_batch(model: SpeechLLM, tokenizer_rows: list[list[int]]) -> tuple[tor
 
 
 def prompts(model: SpeechLLM, texts: list[str]) -> list[list[int]]:
-    from soundwave.model.builder import speechllm_tokenizer
+    from soundwave.model.speechllm import speechllm_tokenizer
 
     tokenizer = speechllm_tokenizer(model.config)
     return [
@@ -178,7 +178,7 @@ def test_windows_of_one_audio_are_joined(wavlm_model):
 
 
 def test_text_only_rows_beside_audio_rows(wavlm_model):
-    from soundwave.model.builder import speechllm_tokenizer
+    from soundwave.model.speechllm import speechllm_tokenizer
 
     tokenizer = speechllm_tokenizer(wavlm_model.config)
     with_audio = prompts(wavlm_model, INSTRUCTIONS[:1])[0]

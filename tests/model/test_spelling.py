@@ -1,12 +1,16 @@
 """The spelling head (a character CTC on the encoder frames): built on request, padding-invariant, trained alone by
 its own loss, saved in compact models, and read by joint decoding through the Pipeline."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 from soundwave.model.builder import build_model
 from soundwave.model.spelling import BLANK, CHARSET, SpellingHead, greedy_spelling, spell
 from soundwave.training.collate import padded
+from soundwave.training.config import LossWeights
+from soundwave.training.losses import soundwave_losses, weigh_losses
 from tests.model.test_builder import MEL_WINDOW, base_dir
 
 
@@ -51,14 +55,18 @@ def test_the_spelling_loss_trains_the_head_alone_and_falls(model):
     targets = padded([spell("hi there"), spell("go")])
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    weights = LossWeights(ctc=0.0, lm=0.0, spelling=1.0)
+    batch = SimpleNamespace(audios=None, windows_per_item=None, has_transcript=None, spelling_targets=targets)
     losses = []
     for _ in range(300):
-        out = model(encoder_frames=frames, spelling_targets=targets)  # no input_ids, no asr_targets: the head only
-        assert out.ctc_loss is None and out.loss is out.spelling_loss
+        parts = soundwave_losses(model, batch, weights, frames)  # no LLM, no token CTC: the head only
+        assert set(parts) == {"spelling_loss"}
+        loss, logged = weigh_losses(parts, weights, model)
+        assert float(loss.detach()) == logged["spelling_loss"]
         optimizer.zero_grad()
-        out.loss.backward()
+        loss.backward()
         optimizer.step()
-        losses.append(float(out.loss.detach()))
+        losses.append(float(loss.detach()))
     assert losses[-1] < 0.5 * losses[0]
     assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if n in frozen)
     model.eval()

@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from soundwave.errors import ConfigError
 from soundwave.training import trainer as trainer_module
 from soundwave.training.config import load_run_config
+from soundwave.training.losses import alignment_ctc_loss
 from soundwave.training.spec_augment import spec_augment
 from soundwave.training.trainer import train
 
@@ -128,8 +129,8 @@ def test_frozen_parameters_get_no_gradient_and_do_not_change(tiny_bases, manifes
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1)
     model.train()
     mel = torch.randn(2, 80, 1000)
-    out = model(audios=mel, asr_targets=torch.tensor([[5, 6, 7], [8, 9, -100]]))
-    out.loss.backward()
+    loss = alignment_ctc_loss(model, *model.encode_frames(mel), torch.tensor([[5, 6, 7], [8, 9, -100]]))
+    loss.backward()
     for name, param in model.named_parameters():
         if name in frozen:
             assert param.grad is None, name
@@ -188,16 +189,16 @@ def test_seed_yaml_loads_as_written(tmp_path):
 
 
 def test_ctc_vocab_size_sets_the_stage1_targets(run_config, tmp_path, monkeypatch):
-    from soundwave.model.soundwave import SoundwaveForCausalLM
+    from soundwave.training import losses
     from tests.training.test_ctc_targets import base_ids
 
-    seen, forward = [], SoundwaveForCausalLM.forward
+    seen, stage1_ctc = [], losses.alignment_ctc_loss
 
-    def spy(self, *args, asr_targets=None, **kwargs):
-        seen.append(asr_targets)
-        return forward(self, *args, asr_targets=asr_targets, **kwargs)
+    def spy(model, frames, frame_lengths, targets, *args):
+        seen.append(targets)
+        return stage1_ctc(model, frames, frame_lengths, targets, *args)
 
-    monkeypatch.setattr(SoundwaveForCausalLM, "forward", spy)
+    monkeypatch.setattr(losses, "alignment_ctc_loss", spy)
     cfg = load_run_config(run_config(tmp_path / "small", max_steps=2, ctc_negatives=16, **STAGE1))
     train(cfg)
     full = [t for t in seen if t is not None]
@@ -221,7 +222,7 @@ def test_reset_ctc_blank_gives_a_trained_model_a_reachable_blank(run_config, tmp
     first = train(load_run_config(run_config(tmp_path / "a", max_steps=1, **STAGE1)))
     model = load_compact(first)[0]
     blank = model.placeholder_id
-    with torch.no_grad():  # the blank row of sessions 1-4: the mean of the token rows, never the top logit
+    with torch.no_grad():  # the first mini models' blank row: the mean of the token rows, never the top logit
         model.align_adapter.ctc_head.weight[blank] = model.align_adapter.ctc_head.weight[:blank].mean(0)
     spec = load_run_config(run_config(tmp_path / "a")).model.to_spec()
     save_compact(
