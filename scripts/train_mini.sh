@@ -31,6 +31,8 @@ STAGES=(
 for stage in "${STAGES[@]}"; do
   python -m soundwave train "configs/mini/$stage.yaml" 2> "runs/mini/$stage.log"
 done
-python scripts/bundle_model.py runs/mini/stage4a/final soundwave/assets/soundwave-mini --generation repetition_penalty=1.2
-# scored as `soundwave transcribe` decodes it (docs/soundwave-mini.md)
-CTC_WEIGHT=0.25 SPELLING_WEIGHT=0.45 WORD_REPAIR=0.5 WORD_REPAIR_SPEECH=0.5 REPAIR_POOL=64 NUM_BEAMS=8 bash scripts/eval_mini.sh
+# its decoding defaults (generation.yaml; docs/soundwave-mini.md): the transcription settings chosen on the dev set
+python scripts/bundle_model.py runs/mini/stage4a/final soundwave/assets/soundwave-mini --generation repetition_penalty=1.2 \
+  --generation transcribe.num_beams=8 --generation transcribe.ctc_weight=0.25 --generation transcribe.spelling_weight=0.45 \
+  --generation transcribe.word_repair=0.5 --generation transcribe.word_repair_speech=0.5 --generation transcribe.repair_pool=64
+bash scripts/eval_mini.sh  # scored as `soundwave transcribe` decodes it
