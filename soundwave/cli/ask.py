@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from soundwave.cli.options import add_generation_flags, add_model_flags, generation_overrides, pipeline_from_args
+from soundwave.cli.options import add_model_flags, pipeline_from_args
+from soundwave.options import add_option_flags, option_overrides
 
 DEFAULT_PROMPT = "What does the person say?"
 
@@ -16,17 +17,17 @@ def register(subparsers) -> None:
     parser.add_argument("prompt", nargs="?", default=DEFAULT_PROMPT, help=f"default: {DEFAULT_PROMPT!r}")
     parser.add_argument("--stream", action="store_true", help="print the answer as it is generated")
     add_model_flags(parser)
-    add_generation_flags(parser)
+    add_option_flags(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     pipe = pipeline_from_args(args)
     if args.stream:
-        for piece in pipe.stream(args.audio, args.prompt, **generation_overrides(args)):
+        for piece in pipe.stream(args.audio, args.prompt, **option_overrides(args)):
             sys.stdout.write(piece)
             sys.stdout.flush()
         sys.stdout.write("\n")
     else:
-        print(pipe.generate(args.audio, args.prompt, **generation_overrides(args)).text)
+        print(pipe.generate(args.audio, args.prompt, **option_overrides(args)).text)
     return 0

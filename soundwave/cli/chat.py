@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from soundwave.cli.options import add_generation_flags, add_model_flags, generation_overrides, pipeline_from_args
+from soundwave.cli.options import add_model_flags, pipeline_from_args
 from soundwave.errors import SoundwaveError
 from soundwave.inference.chat import Conversation
+from soundwave.options import add_option_flags, option_overrides
 
 HELP = "commands: /audio PATH (attach a recording), /reset (forget everything), /quit"
 
@@ -16,7 +17,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("chat", help="interactive chat with audio attachments")
     parser.add_argument("--audio", default=None, help="a recording to start with")
     add_model_flags(parser)
-    add_generation_flags(parser)
+    add_option_flags(parser)
     parser.set_defaults(handler=run)
 
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"error: {err}")
             continue
         try:
-            for piece in conversation.stream(line, **generation_overrides(args)):
+            for piece in conversation.stream(line, **option_overrides(args)):
                 sys.stdout.write(piece)
                 sys.stdout.flush()
             sys.stdout.write("\n")

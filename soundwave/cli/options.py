@@ -1,10 +1,9 @@
-"""Flags shared by the commands that load a model (`ask`, `transcribe`, `chat`, `eval`, `serve`)."""
+"""Flags shared by the commands that load a model (`ask`, `transcribe`, `chat`, `eval`, `serve`); the decoding flags
+come from `soundwave.options.add_option_flags`."""
 
 from __future__ import annotations
 
 import argparse
-
-from soundwave.options import add_option_flags, option_overrides
 
 DEFAULT_MODEL = "soundwave-mini"  # the project's trained default (docs/soundwave-mini.md)
 
@@ -17,16 +16,6 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--quantize", default=None, choices=["int8", "nf4"], help="weight quantization")
     parser.add_argument("--mode", default=None, choices=["released", "paper"], help="override the model's behaviour")
-
-
-def add_generation_flags(parser: argparse.ArgumentParser) -> None:
-    """The decoding flags, derived from `soundwave.options` (one flag per option, in titled groups)."""
-    add_option_flags(parser)
-
-
-def generation_overrides(args: argparse.Namespace) -> dict:
-    """The decoding options given on the command line; the others stay the model's."""
-    return option_overrides(args)
 
 
 def pipeline_from_args(args: argparse.Namespace):

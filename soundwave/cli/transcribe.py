@@ -13,7 +13,8 @@ import sys
 
 from tqdm import tqdm
 
-from soundwave.cli.options import add_generation_flags, add_model_flags, generation_overrides, pipeline_from_args
+from soundwave.cli.options import add_model_flags, pipeline_from_args
+from soundwave.options import add_option_flags, option_overrides
 from soundwave.prompts import TRANSCRIBE_PROMPT
 
 
@@ -24,7 +25,7 @@ def register(subparsers) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--output", "-o", default="-", help="JSONL file (default: stdout)")
     add_model_flags(parser)
-    add_generation_flags(parser)
+    add_option_flags(parser)
     parser.set_defaults(handler=run)
 
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     pipe = pipeline_from_args(args)
     out = sys.stdout if args.output == "-" else open(args.output, "w")  # noqa: SIM115
     failed = 0
-    options = generation_overrides(args)
+    options = option_overrides(args)
     try:
         with tqdm(total=len(args.files), unit="file", disable=args.output == "-" and not sys.stderr.isatty()) as bar:
             for start in range(0, len(args.files), args.batch_size):

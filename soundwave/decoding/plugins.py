@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import torch
+
 from soundwave.decoding.rescorer import DecodeContext, Rescorer, row_audio_frames
 from soundwave.options import GenerationConfig
 
@@ -109,10 +113,6 @@ def lexicon_of(context: DecodeContext):
 
 def prompt_embeds(context: DecodeContext) -> list[tuple]:
     """Each row's prompt as the LLM reads it, spliced without padding: ((S_row, D) embeds, (S_row,) keys)."""
-    import dataclasses
-
-    import torch
-
     batch, audio = context.batch, context.audio
     counts = batch.get("audios_per_row")
     counts = counts.tolist() if counts is not None else [1] * context.rows

@@ -19,7 +19,7 @@ import yaml
 
 from soundwave.errors import ConfigError
 from soundwave.eval.scoring import TASKS
-from soundwave.options import OPTION_NAMES, OPTIONS, GenerationConfig, check
+from soundwave.options import OPTION_NAMES, GenerationConfig
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class EvalConfig:
         try:
             GenerationConfig().with_overrides(**dict(self.generation))  # ranges: checked where they are declared
         except ConfigError as err:
-            raise ConfigError(f"generation option {err}") from None
+            raise ConfigError(str(err)) from None
 
     def require_inputs(self) -> None:
         """Raise ConfigError unless `model` and `data` are set (they have no sensible default)."""
@@ -104,22 +104,18 @@ def build_eval_config(values: Mapping[str, Any], source: str = "config") -> Eval
             f"{source}: unknown key(s) {unknown}; valid keys: {', '.join(names)}, and decoding options "
             f"{', '.join(OPTION_NAMES)}"
         )
-    declared = {spec.name: spec for spec in OPTIONS}
-    generation = {}
-    for key, value in values.items():
-        try:
+    generation = {k: v for k, v in values.items() if k in OPTION_NAMES}
+    try:
+        for key, value in values.items():
             if key == "greedy":
                 _check_type(key, value, bool)
                 generation["do_sample"] = not value
-            elif key in declared:
-                check(declared[key], tuple(value) if key == "stop" and isinstance(value, list) else value)
-                generation[key] = value
-            else:
+            elif key in names:
                 _check_type(key, value, hints[key])
-        except ConfigError as err:
-            raise ConfigError(f"{source}: {err}") from None
-    values = {k: v for k, v in values.items() if k in names} | {"generation": generation}
-    return EvalConfig(**values)
+        # decoding options: typed and range-checked by their declaration (EvalConfig.__post_init__)
+        return EvalConfig(**{k: v for k, v in values.items() if k in names}, generation=generation)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
 
 
 def load_eval_config(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None) -> EvalConfig:

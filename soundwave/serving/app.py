@@ -105,9 +105,10 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
     guarded = [Depends(require_key)]
 
     # ---- shared plumbing ----------------------------------------------------------------------------------------
-    def check_options(options: dict) -> None:
+    def check_options(options: dict, base=None) -> None:
+        """400 unless `options` apply to `base` (default: the model's generation defaults)."""
         try:
-            pipeline.generation.with_overrides(**options)
+            (base or pipeline.generation).with_overrides(**options)
         except (ConfigError, ValueError) as err:
             raise ApiError(400, f"invalid generation option: {err}", code="invalid_option") from err
 
@@ -250,10 +251,7 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
         options = transcription_form_options(form)
         if temperature is not None:
             options |= {"do_sample": False} if temperature == 0 else {"do_sample": True, "temperature": temperature}
-        try:
-            pipeline.transcription.with_overrides(**options)
-        except (ConfigError, ValueError) as err:
-            raise ApiError(400, f"invalid generation option: {err}", code="invalid_option") from err
+        check_options(options, pipeline.transcription)
         raw = await file.read()
         wave = await run_in_threadpool(load_request_audio, raw, f"file {file.filename!r}", settings)
         item = Item(wave, TRANSCRIBE_PROMPT, sampling_rate=16_000)
