@@ -25,45 +25,78 @@ if TYPE_CHECKING:
     from soundwave.decoding.spelling_prefix import SpellingScorer
 
 NEG_INF = float("-inf")
+FLOOR = -1e4  # log-probs below it count as 0 probability (keeps the closed-form recursion finite)
 
 
 def prefix_extend(
-    logp: Tensor, lengths: Tensor, r_prefix: Tensor, last: Tensor, empty: Tensor, candidates: Tensor, blank_id: int
+    logp: Tensor,
+    lengths: Tensor,
+    r_prefix: Tensor,
+    last: Tensor,
+    empty: Tensor,
+    candidates: Tensor,
+    blank_id: int,
+    items: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """CTC forward variables and prefix scores of `prefix + c` for K candidates c of R prefixes at once.
 
     Args:
-        logp: (R, T, V) CTC log-probs of the audio each prefix answers.
-        lengths: (R,) valid frames per row.
+        logp: (N, T, V) CTC log-probs of each item's audio (N = R when `items` is None).
+        lengths: (R,) valid frames of each prefix's audio.
         r_prefix: (R, T, 2) log forward variables of the prefix: [..., 0] ends in a label, [..., 1] in blank.
         last: (R,) the prefix's last token (any value where `empty`).
         empty: (R,) the prefix has no tokens yet.
         candidates: (R, K) token ids to extend by.
         blank_id: the CTC blank.
+        items: (R,) the item (row of `logp`) each prefix answers; None: row r answers item r. Only the candidates'
+            columns are read, so many prefixes of one item cost no copy of its (T, V) log-probs.
 
     Returns:
         r (R, K, T, 2) forward variables of each extension, psi (R, K) log p(extension is a prefix of the transcript).
+
+    The recursion over frames (Watanabe et al. 2017, Algorithm 2)
+
+        r[t, label] = (r[t-1, label] + phi[t-1]) * x_c[t]
+        r[t, blank] = (r[t-1, label] + r[t-1, blank]) * x_blank[t]
+
+    is linear in each variable, so it is solved in closed form with cumulative sums (`linear_recurrence`) rather
+    than a loop over T frames.
     """
-    rows, frames, vocab = logp.shape
-    index = candidates.clamp(max=vocab - 1)[:, None, :].expand(-1, frames, -1)  # (R, T, K)
-    x_c = torch.gather(logp, 2, index).transpose(1, 2)  # (R, K, T)
+    frames, vocab = logp.shape[1:]
+    items = items if items is not None else torch.arange(candidates.shape[0], device=logp.device)
+    time = torch.arange(frames, device=logp.device)
+    x_c = logp[items[:, None, None], time[None, None, :], candidates.clamp(max=vocab - 1)[..., None]]  # (R, K, T)
+    x_c = x_c.double().clamp(min=FLOOR)
     never = (candidates >= vocab) | (candidates == blank_id)  # LLM-only ids (past CTC's vocabulary), the blank
-    x_c = x_c.masked_fill(never[..., None], NEG_INF)
-    x_blank = logp[:, :, blank_id][:, None, :]  # (R, 1, T)
+    x_blank = logp[items, :, blank_id][:, None, :].double().clamp(min=FLOOR)  # (R, 1, T)
+    r_prefix = r_prefix.double()
     prefix_any = torch.logaddexp(r_prefix[..., 0], r_prefix[..., 1])  # (R, T)
     # phi: paths that may emit c next; a repeated label needs a blank in between
     repeats = (candidates == last[:, None]) & ~empty[:, None]  # (R, K)
     phi = torch.where(repeats[..., None], r_prefix[:, None, :, 1], prefix_any[:, None, :])  # (R, K, T)
-    r = torch.full((rows, candidates.shape[1], frames, 2), NEG_INF, dtype=logp.dtype, device=logp.device)
-    r[:, :, 0, 0] = torch.where(empty[:, None], x_c[:, :, 0], torch.full_like(x_c[:, :, 0], NEG_INF))
-    psi = r[:, :, 0, 0].clone()  # (R, K)
-    valid = torch.arange(frames, device=logp.device)[None, :] < lengths[:, None]  # (R, T)
-    for t in range(1, frames):
-        r[:, :, t, 0] = torch.logaddexp(r[:, :, t - 1, 0], phi[:, :, t - 1]) + x_c[:, :, t]
-        r[:, :, t, 1] = torch.logaddexp(r[:, :, t - 1, 0], r[:, :, t - 1, 1]) + x_blank[:, :, t]
-        step = phi[:, :, t - 1] + x_c[:, :, t]
-        psi = torch.where(valid[:, t, None], torch.logaddexp(psi, step), psi)
-    return r, psi
+    start = torch.where(empty[:, None], x_c[:, :, 0], NEG_INF)  # (R, K): only the empty prefix emits at frame 0
+    label = linear_recurrence(start, phi[..., :-1], x_c)  # (R, K, T)
+    blank = linear_recurrence(torch.full_like(start, NEG_INF), label[..., :-1], x_blank.expand_as(x_c))
+    r = torch.stack([label, blank], dim=-1).masked_fill(never[..., None, None], NEG_INF)  # (R, K, T, 2)
+    valid = time[None, 1:] < lengths[:, None]  # (R, T - 1): frames 1..T-1
+    steps = (phi[..., :-1] + x_c[..., 1:]).masked_fill(~valid[:, None, :], NEG_INF)  # (R, K, T - 1)
+    psi = torch.logaddexp(start, torch.logsumexp(steps, dim=-1)).masked_fill(never, NEG_INF)  # (R, K)
+    return r.to(logp.dtype), psi.to(logp.dtype)
+
+
+def linear_recurrence(first: Tensor, inputs: Tensor, factors: Tensor) -> Tensor:
+    """y[0] = first, y[t] = logaddexp(y[t-1], inputs[t-1]) + factors[t] for t >= 1, in log space, without a loop.
+
+    Args:
+        first: (...,) y[0]; inputs: (..., T - 1); factors: (..., T), finite (`FLOOR`-clamped), float64.
+
+    Returns:
+        (..., T) y. With F = cumsum(factors): y[t] - F[t] = logcumsumexp of [first - F[0], inputs[s] - F[s] (s < t)];
+        float64 keeps the cancellation of the large cumulative sums exact to ~1e-9 over thousands of frames.
+    """
+    cumulative = factors.cumsum(dim=-1)  # (..., T)
+    terms = torch.cat([(first - cumulative[..., 0])[..., None], inputs - cumulative[..., :-1]], dim=-1)  # (..., T)
+    return cumulative + terms.logcumsumexp(dim=-1)
 
 
 def empty_prefix(logp: Tensor, blank_id: int) -> Tensor:
@@ -221,7 +254,7 @@ class CTCPrefixScorer(LogitsProcessor):
         empty = torch.tensor([not p for p in prefixes])
         last = torch.tensor([p[-1] if p else -1 for p in prefixes])
         r_new, psi = prefix_extend(
-            self.logp[items], self.lengths[items], r_prefix, last, empty, cands, self.blank_id
+            self.logp, self.lengths[items], r_prefix, last, empty, cands, self.blank_id, items
         )  # (R', K, T, 2), (R', K)
         llm_weight = 1 - self.weight - self.spelling_weight
         joint = llm_weight * llm.gather(1, cands) + self.length_bonus  # (R', K)

@@ -94,12 +94,20 @@ class TokenSpeller:
 
 
 def extend_by_labels(
-    logp: Tensor, lengths: Tensor, r: Tensor, psi: Tensor, last: Tensor, empty: Tensor, labels: list[list[int]]
+    logp: Tensor,
+    lengths: Tensor,
+    r: Tensor,
+    psi: Tensor,
+    last: Tensor,
+    empty: Tensor,
+    labels: list[list[int]],
+    items: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Extend N prefixes by label sequences of any length (0 included), one label position at a time.
 
     Args:
-        logp: (N, T, C) spelling CTC log-probs of each prefix's audio; lengths (N,) valid frames.
+        logp: (I, T, C) spelling CTC log-probs of each item's audio; items (N,) the item each prefix answers (None:
+            prefix n answers item n); lengths (N,) valid frames.
         r: (N, T, 2) forward variables; psi (N,) prefix scores; last (N,) last labels; empty (N,) no label yet.
         labels: N label lists.
 
@@ -107,11 +115,12 @@ def extend_by_labels(
         r, psi, last, empty after the extensions (a prefix with no labels to add is unchanged).
     """
     r, psi, last, empty = r.clone(), psi.clone(), last.clone(), empty.clone()
+    items = items if items is not None else torch.arange(len(labels))
     longest = max([0, *(len(seq) for seq in labels)])
     for position in range(longest):
         rows = torch.tensor([n for n, seq in enumerate(labels) if len(seq) > position], dtype=torch.long)
         step = torch.tensor([[labels[n][position]] for n in rows.tolist()])  # (n, 1)
-        r_new, psi_new = prefix_extend(logp[rows], lengths[rows], r[rows], last[rows], empty[rows], step, BLANK)
+        r_new, psi_new = prefix_extend(logp, lengths[rows], r[rows], last[rows], empty[rows], step, BLANK, items[rows])
         r[rows], psi[rows] = r_new[:, 0], psi_new[:, 0]
         last[rows], empty[rows] = step[:, 0], False
     return r, psi, last, empty
@@ -177,13 +186,14 @@ class SpellingScorer:
             labels.append(seq)
             pendings.append(pending)
         r, psi, _, _ = extend_by_labels(
-            self.logp[flat_items],
+            self.logp,
             self.lengths[flat_items],
             torch.stack([s.r for s in flat_states]),
             torch.stack([s.psi for s in flat_states]),
             torch.tensor([s.labels[-1] if s.labels else -1 for s in flat_states]),
             torch.tensor([not s.labels for s in flat_states]),
             labels,
+            flat_items,
         )
         prefix_psi = torch.stack([s.psi for s in states])  # (R,)
         delta = psi.reshape(rows, width) - prefix_psi[:, None]

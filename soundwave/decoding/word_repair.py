@@ -15,6 +15,7 @@ text LM. Words the lexicon knows are never touched.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from soundwave.decoding.lexicon import Lexicon
+from soundwave.model.generation import cache_kwargs, llm_cache
 from soundwave.model.spelling import BLANK, spell, spelling_text
 
 SentenceScore = Callable[[list[str]], Tensor]  # sentences -> (N,) scores, higher is better
@@ -77,15 +79,12 @@ class TextLM:
     def __init__(self, llm, tokenizer) -> None:
         self.llm, self.tokenizer = llm, tokenizer
         start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-        self.start = int(start)
-        self.pad = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else start)
+        self.context = ReadContext(
+            llm, lambda: llm.get_input_embeddings()(torch.tensor([[int(start)]], device=device_of(llm)))[0]
+        )
 
-    @torch.no_grad()
     def __call__(self, sentences: list[str]) -> Tensor:
-        rows = [[self.start, *self.tokenizer(s, add_special_tokens=False).input_ids] for s in sentences]
-        ids, mask = right_padded(rows, self.pad, next(self.llm.parameters()).device)  # (N, L) each
-        logits = self.llm(input_ids=ids, attention_mask=mask).logits  # (N, L, V)
-        return summed_log_probs(logits[:, :-1], ids[:, 1:], mask[:, 1:])  # each token predicts the next
+        return self.context.score([self.tokenizer(s, add_special_tokens=False).input_ids for s in sentences])
 
 
 class SpeechLM:
@@ -104,19 +103,74 @@ class SpeechLM:
     """
 
     def __init__(self, llm, tokenizer, prompt_embeds: Tensor, end_id: int, prompt_keys: Tensor | None = None) -> None:
-        self.llm, self.tokenizer, self.prompt, self.end = llm, tokenizer, prompt_embeds, int(end_id)
-        self.keys = prompt_keys if prompt_keys is not None else prompt_embeds.new_ones(prompt_embeds.shape[0]).long()
+        self.tokenizer, self.end = tokenizer, int(end_id)
+        self.context = ReadContext(llm, lambda: prompt_embeds, prompt_keys)
+
+    def __call__(self, sentences: list[str]) -> Tensor:
+        return self.context.score(
+            [[*self.tokenizer(s, add_special_tokens=False).input_ids, self.end] for s in sentences]
+        )
+
+
+class ReadContext:
+    """A context the LLM reads once (its KV cache kept), then scores token rows continuing it.
+
+    Each call reads the rows' common leading tokens once and the rest in one right-padded batch: repair's
+    sentences differ from one word on, so most of each sentence is read once instead of once per candidate.
+
+    Args:
+        llm: a transformers causal LM.
+        embeds: () -> (S, D) the context's input embeddings (built on first use).
+        keys: (S,) which context keys may be attended; None: all.
+    """
+
+    def __init__(self, llm, embeds: Callable[[], Tensor], keys: Tensor | None = None) -> None:
+        self.llm, self.embeds, self.keys = llm, embeds, keys
+        self.read: tuple | None = None  # (KV cache, (S,) keys, (V,) logits of the last step)
 
     @torch.no_grad()
-    def __call__(self, sentences: list[str]) -> Tensor:
-        rows = [[*self.tokenizer(s, add_special_tokens=False).input_ids, self.end] for s in sentences]
-        ids, mask = right_padded(rows, self.end, self.prompt.device)  # (N, L) each
-        answer = self.llm.get_input_embeddings()(ids)  # (N, L, D)
-        prompt = self.prompt[None].expand(len(rows), -1, -1).to(answer.dtype)  # (S, D) -> (N, S, D)
-        attention = torch.cat([self.keys.to(mask)[None].expand(len(rows), -1), mask], dim=1)  # (N, S + L)
-        logits = self.llm(inputs_embeds=torch.cat([prompt, answer], dim=1), attention_mask=attention).logits
-        start = self.prompt.shape[0]
-        return summed_log_probs(logits[:, start - 1 : -1], ids, mask)  # the last prompt step predicts the first
+    def _read(self) -> tuple:
+        if self.read is None:
+            embeds = self.embeds().to(self.llm.get_input_embeddings().weight.dtype)  # (S, D)
+            keys = self.keys if self.keys is not None else torch.ones(embeds.shape[0], dtype=torch.long)
+            keys = keys.long().to(embeds.device)
+            out = self.llm(inputs_embeds=embeds[None], attention_mask=keys[None], use_cache=True)
+            self.read = (llm_cache(out), keys, out.logits[0, -1].float())
+        return self.read
+
+    @torch.no_grad()
+    def score(self, rows: list[list[int]]) -> Tensor:
+        """(N,) summed log-probs of each (non-empty) token row following the context."""
+        context, keys, last = self._read()
+        cache = copy.deepcopy(context)
+        shared = shared_prefix(rows)
+        total = torch.zeros(())
+        if shared:  # read once: its tokens' log-probs count for every row
+            ids = torch.tensor([shared], device=keys.device)  # (1, P)
+            keys = torch.cat([keys, torch.ones_like(ids[0])])  # (S + P,)
+            logits = self.llm(input_ids=ids, attention_mask=keys[None], **cache_kwargs(cache)).logits[0].float()
+            total = summed_log_probs(torch.cat([last[None], logits[:-1]])[None], ids, torch.ones_like(ids))[0]
+            last = logits[-1]  # (V,)
+        rest = [row[len(shared) :] for row in rows]
+        ids, mask = right_padded(rest, 0, keys.device)  # (N, L) each
+        cache.batch_repeat_interleave(len(rest))  # (1, S + P) keys -> (N, S + P)
+        attention = torch.cat([keys[None].expand(len(rest), -1), mask], dim=1)  # (N, S + P + L)
+        logits = self.llm(input_ids=ids, attention_mask=attention, **cache_kwargs(cache)).logits.float()  # (N, L, V)
+        predicting = torch.cat([last.expand(len(rest), 1, -1), logits[:, :-1]], dim=1)  # step j predicts token j
+        return total + summed_log_probs(predicting, ids, mask)
+
+
+def shared_prefix(rows: list[list[int]]) -> list[int]:
+    """The longest leading tokens all rows share, leaving each row at least one token of its own."""
+    shortest = min(len(row) for row in rows)
+    length = 0
+    while length < shortest - 1 and all(row[length] == rows[0][length] for row in rows):
+        length += 1
+    return rows[0][:length]
+
+
+def device_of(module) -> torch.device:
+    return next(module.parameters()).device
 
 
 def right_padded(rows: list[list[int]], pad: int, device) -> tuple[Tensor, Tensor]:

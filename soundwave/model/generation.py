@@ -20,6 +20,15 @@ def llm_cache(output) -> object | None:
     return cache if cache is not None else getattr(output, "past_key_values", None)
 
 
+def cache_kwargs(cache) -> dict:
+    """The LLM forward's keyword for a KV cache: `cache` from transformers 5.24 on, `past_key_values` before it."""
+    import transformers
+    from packaging.version import Version
+
+    renamed = Version(transformers.__version__).release >= (5, 24)
+    return {"cache" if renamed else "past_key_values": cache}
+
+
 def move_padding_left(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
     """Roll each right-padded row so its trailing padding comes first (generation appends on the right)."""
     trailing = (attention_mask.flip(1).cumsum(dim=1) == 0).sum(dim=1)  # (B,)

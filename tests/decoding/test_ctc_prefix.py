@@ -33,6 +33,49 @@ def _walk(logp, lengths, target):
     return r, psi
 
 
+def _looped(logp, lengths, r_prefix, last, empty, candidates):
+    """The frame-by-frame recursion (Watanabe et al. 2017, Algorithm 2) that `prefix_extend` solves in closed form."""
+    rows, frames, vocab = logp.shape
+    x_c = torch.gather(logp, 2, candidates[:, None, :].expand(-1, frames, -1)).transpose(1, 2)  # (R, K, T)
+    x_c = x_c.masked_fill((candidates == BLANK)[..., None], float("-inf"))
+    x_blank = logp[:, None, :, BLANK]
+    prefix_any = torch.logaddexp(r_prefix[..., 0], r_prefix[..., 1])
+    repeats = (candidates == last[:, None]) & ~empty[:, None]
+    phi = torch.where(repeats[..., None], r_prefix[:, None, :, 1], prefix_any[:, None, :])
+    r = torch.full((rows, candidates.shape[1], frames, 2), float("-inf"), dtype=logp.dtype)
+    r[:, :, 0, 0] = torch.where(empty[:, None], x_c[:, :, 0], float("-inf"))
+    psi = r[:, :, 0, 0].clone()
+    for t in range(1, frames):
+        r[:, :, t, 0] = torch.logaddexp(r[:, :, t - 1, 0], phi[:, :, t - 1]) + x_c[:, :, t]
+        r[:, :, t, 1] = torch.logaddexp(r[:, :, t - 1, 0], r[:, :, t - 1, 1]) + x_blank[:, :, t]
+        step = torch.logaddexp(psi, phi[:, :, t - 1] + x_c[:, :, t])
+        psi = torch.where((t < lengths)[:, None], step, psi)
+    return r, psi
+
+
+@pytest.mark.parametrize("frames", [1, 2, 40, 1500])
+def test_closed_form_equals_the_frame_by_frame_recursion(frames):
+    """Long clips, peaked (near-certain) frames, repeats, the blank and ragged lengths: the same numbers."""
+    torch.manual_seed(frames)
+    logp = (torch.randn(3, frames, V, dtype=torch.float64) * 8).log_softmax(-1)  # peaked: log-probs down to ~-100
+    lengths = torch.tensor([frames, max(1, frames // 2), max(1, frames - 1)])
+    r_prefix = torch.stack(
+        [
+            empty_prefix(logp[:1], BLANK)[0],
+            *_extend(logp[1:2], lengths[1:2], empty_prefix(logp[1:2], BLANK), [], [3])[0][:1],
+            empty_prefix(logp[2:], BLANK)[0],
+        ]
+    )  # rows: empty, "3", empty
+    last, empty = torch.tensor([-1, 3, -1]), torch.tensor([True, False, True])
+    candidates = torch.tensor([[1, 3, BLANK], [3, 4, 1], [2, 2, 5]])
+    r, psi = prefix_extend(logp, lengths, r_prefix, last, empty, candidates, BLANK)
+    r_ref, psi_ref = _looped(logp, lengths, r_prefix, last, empty, candidates)
+    assert torch.equal(torch.isinf(r), torch.isinf(r_ref)) and torch.equal(torch.isinf(psi), torch.isinf(psi_ref))
+    finite = ~torch.isinf(r_ref)
+    assert torch.allclose(r[finite], r_ref[finite], rtol=1e-9, atol=1e-6)
+    assert torch.allclose(psi[~torch.isinf(psi_ref)], psi_ref[~torch.isinf(psi_ref)], rtol=1e-9, atol=1e-6)
+
+
 @pytest.mark.parametrize("target", [[1], [2, 3], [3, 3], [1, 2, 1, 4], [5, 5, 5]])
 def test_full_score_is_the_ctc_probability_of_the_whole_target(target):
     torch.manual_seed(len(target))
@@ -224,3 +267,16 @@ def test_joint_decoding_answers_no_longer_than_the_audio_s_ctc_frames():
     assert JointCTC().max_new_tokens(context, config.with_overrides(max_new_tokens=7)) == 7
     text_row = DecodeContext(model, None, batch | {"audios_per_row": torch.tensor([2, 0])}, audio, 0)
     assert JointCTC().max_new_tokens(text_row, config) == 512  # a row CTC does not score: the LLM's own limit
+
+
+def test_items_index_the_log_probs_instead_of_copying_them():
+    """Three prefixes of two items, read through `items`, score as with each item's log-probs copied per row."""
+    torch.manual_seed(2)
+    logp = torch.randn(2, T, V).log_softmax(-1)
+    items, lengths = torch.tensor([1, 0, 1]), torch.tensor([T, T - 2, T])
+    r_prefix = empty_prefix(logp[items], BLANK)
+    last, empty = torch.tensor([-1, -1, -1]), torch.tensor([True, True, True])
+    candidates = torch.tensor([[1, 2], [3, 4], [5, 1]])
+    indexed = prefix_extend(logp, lengths, r_prefix, last, empty, candidates, BLANK, items)
+    copied = prefix_extend(logp[items], lengths, r_prefix, last, empty, candidates, BLANK)
+    assert torch.equal(indexed[0], copied[0]) and torch.equal(indexed[1], copied[1])

@@ -143,6 +143,26 @@ def test_text_lm_scores_equal_alone_and_in_a_padded_batch(tmp_path_factory):
     assert batch.shape == (2,) and bool((batch < 0).all())
 
 
+def test_text_lm_reading_shared_words_once_equals_reading_each_sentence_whole(tmp_path_factory):
+    """Sentences that share their first words (as repair's candidates do) score as a plain forward of each."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.model.test_builder import base_dir
+
+    root = tmp_path_factory.getbasetemp() / "tiny-bases"
+    llm = AutoModelForCausalLM.from_pretrained(str(base_dir(root, "llm"))).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(base_dir(root, "llm")))
+    sentences = ["the cat sat on the mat", "the cat sat on a mat today", "the cat sat"]
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    whole = []
+    for sentence in sentences:
+        ids = torch.tensor([[start, *tokenizer(sentence, add_special_tokens=False).input_ids]])
+        with torch.no_grad():
+            log_probs = llm(input_ids=ids).logits[0, :-1].log_softmax(-1)  # (L, V): step j predicts token j + 1
+        whole.append(log_probs.gather(1, ids[0, 1:, None]).sum())
+    torch.testing.assert_close(TextLM(llm, tokenizer)(sentences), torch.stack(whole), rtol=1e-4, atol=1e-4)
+
+
 def test_pipeline_repairs_per_row_the_same_in_a_batch_as_alone(tmp_path_factory):
     import numpy as np
     from transformers import AutoTokenizer, WhisperFeatureExtractor
