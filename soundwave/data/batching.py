@@ -32,6 +32,10 @@ def length_grouped_batches(
 ) -> list[np.ndarray]:
     """Sort `indices` by length, cut them into batches, then shuffle the batches' order.
 
+    An index that occurs several times (a window longer than a small dataset spans several passes) is sorted
+    with its k-th occurrence among the other k-th occurrences, so its copies land in different batches instead
+    of side by side (a tiny set would otherwise give batches of one sample repeated).
+
     Args:
         indices: (n,) dataset indices, n a multiple of batch_size.
         lengths: (N,) length of every dataset sample (seconds; any monotonic size works).
@@ -41,7 +45,12 @@ def length_grouped_batches(
     Returns:
         n / batch_size arrays of batch_size dataset indices.
     """
-    order = indices[np.argsort(lengths[indices], kind="stable")]
+    first = np.argsort(indices, kind="stable")  # copies of an index next to each other, in stream order
+    occurrence = np.empty(len(indices), dtype=np.int64)  # (n,) 0 for an index's first copy, 1 for its second, ...
+    starts = np.r_[True, indices[first][1:] != indices[first][:-1]]
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(len(first)), 0))
+    occurrence[first] = np.arange(len(first)) - run_start
+    order = indices[np.lexsort((lengths[indices], occurrence))]  # by occurrence, then by length (both stable)
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     if rng is None:
         return batches[::-1]

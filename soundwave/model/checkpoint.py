@@ -54,16 +54,24 @@ def weight_files(directory: str | Path) -> list[Path]:
     raise CheckpointError(f"{directory}: no {SINGLE_FILE} or {INDEX_FILE} (is this a Soundwave checkpoint?)")
 
 
+def read_weights(file: str | Path) -> dict[str, Tensor]:
+    """All tensors of one safetensors file (on the CPU).
+
+    Raises:
+        CheckpointError: naming the file, when it is missing or damaged (e.g. truncated by an interrupted copy).
+    """
+    try:
+        with safe_open(str(file), framework="pt") as handle:
+            return {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as err:  # safetensors raises SafetensorError / OSError on a truncated file
+        raise CheckpointError(f"{file}: cannot read weights ({err}); the file may be truncated") from err
+
+
 def read_released_state_dict(directory: str | Path) -> dict[str, Tensor]:
     """All tensors of a released-format checkpoint, under their released names."""
     tensors: dict[str, Tensor] = {}
     for file in weight_files(directory):
-        try:
-            with safe_open(str(file), framework="pt") as handle:
-                for key in handle.keys():
-                    tensors[key] = handle.get_tensor(key)
-        except Exception as err:  # safetensors raises SafetensorError / OSError on a truncated file
-            raise CheckpointError(f"{file}: cannot read weights ({err}); the file may be truncated") from err
+        tensors.update(read_weights(file))
     return tensors
 
 

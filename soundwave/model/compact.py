@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor, nn
 from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer
 
@@ -27,7 +27,7 @@ from soundwave.atomic import atomic_dir
 from soundwave.config.loader import dump_config
 from soundwave.errors import CheckpointError, ModelNotFoundError
 from soundwave.model.builder import BASE_PREFIXES, build_from_spec
-from soundwave.model.checkpoint import save_soundwave, tied_keys
+from soundwave.model.checkpoint import read_weights, save_soundwave, tied_keys
 from soundwave.model.lora import is_lora_parameter, lora_merged
 from soundwave.model.pretrained import resolve_base
 from soundwave.model.soundwave import SoundwaveForCausalLM
@@ -137,7 +137,8 @@ def load_compact(directory: str | Path, device: str | torch.device | None = None
         (model, tokenizer, feature_extractor), the model in eval mode.
 
     Raises:
-        CheckpointError: not a compact checkpoint, an unknown format version, or tensors that do not fit.
+        CheckpointError: not a compact checkpoint, an unknown format version, a damaged weights file, or tensors
+            that do not fit.
         ModelNotFoundError: a base model is found neither by name nor at its recorded path.
     """
     directory = Path(directory)
@@ -149,12 +150,12 @@ def load_compact(directory: str | Path, device: str | torch.device | None = None
             f"{directory / META_FILE}: format_version {meta.get('format_version')} is not {FORMAT_VERSION}; "
             "upgrade soundwave to read it"
         )
+    tensors = read_weights(directory / WEIGHTS_FILE)  # a damaged file fails here, before the model is built
     spec = load_model_spec(meta["model"])
     spec = dataclasses.replace(
         spec, encoder=locate_base(spec.encoder, meta["base"]["encoder"]), llm=locate_base(spec.llm, meta["base"]["llm"])
     )
     model, _, _ = build_from_spec(spec, dtype=dtype or torch.float32)
-    tensors = load_file(str(directory / WEIGHTS_FILE))
     base_vocab = meta["base"]["llm"]["vocab_size"]
     apply_compact_tensors(model, tensors, base_vocab, directory, bool(meta.get("ctc_head_from_embeddings")))
     tokenizer = AutoTokenizer.from_pretrained(directory)

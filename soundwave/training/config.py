@@ -10,6 +10,7 @@ is the model schema (`soundwave.model.spec.ModelSpec`), plus the seed's names fo
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,10 +44,48 @@ class LossWeights:
     spelling: float = 0.0
 
     def __post_init__(self) -> None:
-        if min(self.ctc, self.lm, self.spelling) < 0 or self.ctc + self.lm + self.spelling == 0:
+        values = (self.ctc, self.lm, self.spelling)
+        if not all(math.isfinite(v) for v in values) or min(values) < 0 or sum(values) == 0:
             raise ConfigError(
-                f"loss_weights must be >= 0 and not all 0, got ctc={self.ctc} lm={self.lm} spelling={self.spelling}"
+                f"loss_weights must be finite, >= 0 and not all 0, "
+                f"got ctc={self.ctc} lm={self.lm} spelling={self.spelling}"
             )
+
+
+def _at_least(low: int):
+    return (lambda v: v >= low), f">= {low}"
+
+
+_POSITIVE = (lambda v: v > 0), "positive"
+_FRACTION = (lambda v: 0 <= v < 1), "in [0, 1)"
+# Ranges of TrainingConfig's numeric fields, checked at load (values must also be finite): key -> (test, text).
+# None passes where the field's type allows it (save_steps / eval_steps: off, the others: no limit).
+RANGES = {
+    "num_train_epochs": _POSITIVE,
+    "max_steps": _at_least(1),
+    "per_device_train_batch_size": _at_least(1),
+    "per_device_eval_batch_size": _at_least(1),
+    "gradient_accumulation_steps": _at_least(1),
+    "learning_rate": _POSITIVE,
+    "weight_decay": _at_least(0),
+    "adam_beta1": _FRACTION,
+    "adam_beta2": _FRACTION,
+    "adam_epsilon": _POSITIVE,
+    "warmup_steps": _at_least(0),
+    "warmup_ratio": ((lambda v: 0 <= v <= 1), "in [0, 1]"),
+    "max_grad_norm": _at_least(0),  # 0: no clipping
+    "seed": ((lambda v: 0 <= v < 2**32), "in [0, 2**32)"),  # numpy's seed range
+    "logging_steps": _at_least(1),
+    "eval_steps": _at_least(1),
+    "max_eval_batches": _at_least(1),
+    "save_steps": _at_least(1),
+    "save_total_limit": _at_least(0),  # 0: keep all
+    "encoder_cache_gb": _POSITIVE,
+    "ctc_negatives": _at_least(0),
+    "ctc_vocab_size": _at_least(1),
+    "dataloader_num_workers": _at_least(0),
+    "max_tokens": _at_least(1),
+}
 
 
 @dataclass(frozen=True)
@@ -82,8 +121,10 @@ class TrainingConfig:
     logging_steps: int = 10
     eval_steps: int | None = None  # validate every N steps (None: only at the end, if there is eval data)
     max_eval_batches: int | None = None
-    save_steps: int | None = None  # checkpoint every N steps (None: only at the end)
-    save_total_limit: int = 2  # step checkpoints kept (oldest removed)
+    save_steps: int | None = None  # checkpoint every N steps (None: off, only the final model at the end)
+    save_total_limit: int = 2  # step checkpoints kept (oldest removed; 0: all kept)
+    # a non-finite loss or gradient norm: "stop" the run (no final model is saved) or "skip" that optimizer step
+    on_nonfinite_loss: Literal["stop", "skip"] = "stop"
     gradient_checkpointing: bool = False
     cache_encoder_outputs: bool = False  # stage 1 with a frozen encoder: encode each clip once
     encoder_cache_gb: float = 4.0  # RAM the encoder cache may fill (float16 frames); later clips are re-encoded
@@ -102,15 +143,11 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         if self.bf16 and self.fp16:
             raise ConfigError("training: choose bf16 or fp16, not both")
-        for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "logging_steps"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"training.{key} must be >= 1, got {getattr(self, key)}")
-        if self.encoder_cache_gb <= 0:
-            raise ConfigError(f"training.encoder_cache_gb must be positive, got {self.encoder_cache_gb}")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"training.learning_rate must be positive, got {self.learning_rate}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ConfigError(f"training.max_steps must be >= 1, got {self.max_steps}")
+        for key, (test, text) in RANGES.items():
+            value = getattr(self, key)
+            if value is not None and not (math.isfinite(value) and test(value)):
+                off = " or null (off)" if key in ("save_steps", "eval_steps") else ""
+                raise ConfigError(f"training.{key} must be finite and {text}{off}, got {value!r}")
         if self.spec_augment is not None and self.cache_encoder_outputs:
             raise ConfigError(
                 "training.spec_augment masks the encoder's input, so its outputs cannot be cached: "

@@ -24,6 +24,7 @@ from soundwave.model.spelling import BLANK as SPELLING_BLANK
 from soundwave.model.splice import IGNORE_INDEX
 from soundwave.training.collate import TrainBatch
 from soundwave.training.config import LossWeights
+from soundwave.training.distributed import global_means, world_size
 
 
 class StageLoss(NamedTuple):
@@ -55,6 +56,9 @@ class StageObjective(nn.Module):
             losses = soundwave_losses(self.model, batch, self.weights, frames, negatives)
         else:
             losses = {"ce_loss": speechllm_loss(self.model, batch)}
+        if self.training and world_size() > 1:  # data-parallel: the global batch's means (validation stays local)
+            shares, means = global_means(losses, loss_units(batch))
+            return weigh_losses(losses, self.weights, self.model, shares, means)
         return weigh_losses(losses, self.weights, self.model)
 
 
@@ -205,20 +209,52 @@ def speechllm_loss(model: nn.Module, batch: TrainBatch) -> Tensor:
     return out.loss
 
 
-def weigh_losses(losses: dict[str, Tensor], weights: LossWeights, model: nn.Module) -> StageLoss:
-    """The weighted sum of `losses` by `weights`. With none to count (a text-only batch in stage 1), a zero still
-    tied to the trainable parameters, so every process's backward touches the same ones (DDP)."""
+def weigh_losses(
+    losses: dict[str, Tensor],
+    weights: LossWeights,
+    model: nn.Module,
+    shares: dict[str, float] | None = None,
+    means: dict[str, float] | None = None,
+) -> StageLoss:
+    """The weighted sum of `losses` by `weights`.
+
+    When no trainable parameter takes part (nothing to count, as a text-only batch in stage 1, or only the frozen
+    LLM's CE of text-only rows), a zero still tied to the trainable parameters is added, so backward runs and every
+    process's backward touches the same ones (DDP).
+
+    Args:
+        losses: the batch's mean losses by name.
+        weights: the stage's loss weights.
+        model: the model (its trainable parameters).
+        shares: data-parallel: each loss's factor for DDP's gradient average (`distributed.global_means`).
+        means: data-parallel: each loss's global mean, logged instead of this process's.
+    """
     factor = {"ce_loss": weights.lm, "ctc_loss": weights.ctc, "spelling_loss": weights.spelling}
     counted = {name: loss for name, loss in losses.items() if factor[name] > 0}
     total = None
     for name, loss in counted.items():
-        total = factor[name] * loss if total is None else total + factor[name] * loss
-    if total is None:
+        term = factor[name] * loss * (shares[name] if shares is not None else 1.0)
+        total = term if total is None else total + term
+    if total is None or not total.requires_grad:
         zero = torch.zeros((), device=next(model.parameters()).device)
-        total = sum((p.sum() * 0.0 for p in model.parameters() if p.requires_grad), zero)
-    parts = {name: float(loss.detach()) for name, loss in counted.items()}
-    parts["loss"] = float(total.detach())
+        tie = sum((p.sum() * 0.0 for p in model.parameters() if p.requires_grad), zero)
+        total = tie if total is None else total.detach() + tie
+    if means is None:
+        parts = {name: float(loss.detach()) for name, loss in counted.items()}
+    else:
+        parts = {name: mean for name, mean in means.items() if factor[name] > 0}
+    parts["loss"] = sum((factor[name] * value for name, value in parts.items()), 0.0)
     return StageLoss(total, parts)
+
+
+def loss_units(batch: TrainBatch) -> dict[str, int]:
+    """What each loss averages over in `batch`: its answer tokens (`ce_loss`) and the audios the CTC losses score
+    (`ctc_rows`), the weights of a global mean over several processes' batches."""
+    units = {"ce_loss": int((batch.labels[:, 1:] != IGNORE_INDEX).sum())}
+    if batch.audios is not None and batch.asr_targets is not None:
+        windows, _ = ctc_rows(batch.windows_per_item, batch.has_transcript, batch.asr_targets.shape[0], "cpu")
+        units["ctc_loss"] = units["spelling_loss"] = int(windows.numel())
+    return units
 
 
 # ---- cheaper equivalents of the release's losses -----------------------------------------------------------------

@@ -4,9 +4,11 @@
     data -> optimizer + schedule -> loop (step, clip, log every N, validate every M, checkpoint every K) ->
     final model (compact format) + training-curve PNG.
 
-Runs on CPU, one GPU, or many under `accelerate launch` / `torchrun` (DDP; DeepSpeed and FSDP through
-accelerate's plugins). `resume=True` continues from the newest complete checkpoint to the same losses an
-uninterrupted run gets.
+Runs on CPU, one GPU, or many under `accelerate launch` / `torchrun` (DDP with one process group, gloo on CPU and
+NCCL on GPUs, `soundwave.training.distributed`; DeepSpeed and FSDP through accelerate's plugins): the main process
+logs and saves, and 2 processes x 2 samples train as 1 x 4. `resume=True` continues from the newest complete
+checkpoint to the same losses an uninterrupted run gets. A loss or gradient norm that is not finite stops the run
+without saving a final model (`training.on_nonfinite_loss: skip` drops that step instead).
 """
 
 from __future__ import annotations
@@ -19,19 +21,24 @@ from pathlib import Path
 
 import torch
 import yaml
-from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from soundwave.config.loader import save_config
-from soundwave.errors import CheckpointError, ConfigError
+from soundwave.errors import CheckpointError, ConfigError, TrainingError
 from soundwave.processor import processor_for
 from soundwave.training.collate import TrainBatch, TrainingCollator
 from soundwave.training.config import RunConfig, TrainingConfig
 from soundwave.training.ctc_targets import CtcTargets
+from soundwave.training.distributed import RankSlices, make_accelerator
 from soundwave.training.losses import StageObjective
 from soundwave.training.spec_augment import frame_augment, spec_augment
-from soundwave.training.state import checkpoints, load_checkpoint, read_trainer_state, save_checkpoint
+from soundwave.training.state import (
+    apply_checkpoint,
+    newest_readable_checkpoint,
+    remove_stale_temporaries,
+    save_checkpoint,
+)
 from soundwave.training.validate import validate
 
 log = logging.getLogger(__name__)
@@ -40,22 +47,6 @@ METRICS_FILE = "metrics.jsonl"
 
 
 # ---- set-up ---------------------------------------------------------------------------------------------------
-def make_accelerator(cfg: TrainingConfig):
-    from accelerate import Accelerator
-    from accelerate.utils import DeepSpeedPlugin
-
-    precision = "bf16" if cfg.bf16 else "fp16" if cfg.fp16 else "no"
-    if precision != "no" and not torch.cuda.is_available():
-        log.warning("%s requested but no GPU: training in float32 on the CPU", precision)
-        precision = "no"
-    plugin = DeepSpeedPlugin(hf_ds_config=cfg.deepspeed) if cfg.deepspeed else None
-    return Accelerator(
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        mixed_precision=precision,
-        deepspeed_plugin=plugin,
-    )
-
-
 STOP_FILE = "STOP"  # `touch RUN_DIR/STOP`: end the run after the current step, saving the final model as usual
 
 
@@ -78,6 +69,7 @@ def init_from_previous(model, path: str | Path, exclude: tuple[str, ...] = ()) -
     matching an `exclude` glob, which keep their fresh initialization."""
     from fnmatch import fnmatch
 
+    from soundwave.model.checkpoint import read_weights
     from soundwave.model.compact import META_FILE, WEIGHTS_FILE, apply_compact_tensors, is_compact
 
     path = Path(path)
@@ -86,7 +78,7 @@ def init_from_previous(model, path: str | Path, exclude: tuple[str, ...] = ()) -
     if not is_compact(path):
         raise CheckpointError(f"training.init_from: {path} is not a trained model (no {META_FILE}); run that stage")
     meta = yaml.safe_load((path / META_FILE).read_text())
-    tensors = load_file(str(path / WEIGHTS_FILE))
+    tensors = read_weights(path / WEIGHTS_FILE)
     unmatched = [pattern for pattern in exclude if not any(fnmatch(k, pattern) for k in tensors)]
     if unmatched:
         raise ConfigError(f"training.init_from_exclude: {unmatched} match no tensor of {path / WEIGHTS_FILE}")
@@ -187,8 +179,10 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     accelerator = make_accelerator(tcfg)
     set_seed(tcfg.seed)
     run_dir = Path(tcfg.output_dir)
-    if resume and not checkpoints(run_dir):
-        raise CheckpointError(f"--resume: no checkpoint in {run_dir} to resume from")
+    saved = newest_readable_checkpoint(run_dir) if resume else None  # a damaged newest one: the one before
+    world = accelerator.num_processes
+    if world > 1:
+        log.info("data-parallel over %d processes (%s)", world, torch.distributed.get_backend())
     spec = cfg.model.to_spec()
     model, tokenizer, extractor = build_from_spec(spec)
     if tcfg.init_from:
@@ -209,25 +203,16 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
         model.llm.gradient_checkpointing_enable()
     processor = processor_for(model, tokenizer, extractor)
 
-    micro_batches_probe = build_training_data(
-        cfg.data,
-        batch_size=tcfg.per_device_train_batch_size,
-        num_batches=1,
-        rank=accelerator.process_index,
-        world_size=accelerator.num_processes,
-    )
+    # every process draws the same global batches and keeps its rows: the data order depends on the global batch only
+    global_batch = tcfg.per_device_train_batch_size * world
+    micro_batches_probe = build_training_data(cfg.data, batch_size=global_batch, num_batches=1)
     steps = total_steps(tcfg, micro_batches_probe.batches_per_epoch)
-    data = build_training_data(
-        cfg.data,
-        batch_size=tcfg.per_device_train_batch_size,
-        num_batches=steps * tcfg.gradient_accumulation_steps,
-        rank=accelerator.process_index,
-        world_size=accelerator.num_processes,
-    )
+    data = build_training_data(cfg.data, batch_size=global_batch, num_batches=steps * tcfg.gradient_accumulation_steps)
+    sampler = RankSlices(data.sampler, accelerator.process_index, world)
     ctc_targets = CtcTargets(processor.tokenizer, tcfg.ctc_vocab_size)
     collator = TrainingCollator(processor, max_tokens=tcfg.max_tokens, ctc_targets=ctc_targets)
     loader = DataLoader(
-        data.dataset, batch_sampler=data.sampler, collate_fn=collator, num_workers=tcfg.dataloader_num_workers
+        data.dataset, batch_sampler=sampler, collate_fn=collator, num_workers=tcfg.dataloader_num_workers
     )
     eval_data = None
     if cfg.data.eval_datasets:
@@ -244,24 +229,29 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     params = [p for p in core.parameters() if p.requires_grad]
 
     step = 0
-    if resume:
-        latest = checkpoints(run_dir)[-1]
-        state = read_trainer_state(latest)
-        step = state["step"]
-        data.sampler.load_state_dict(state["data"])
+    if saved is not None:
+        step = saved.state["step"]
+        try:
+            sampler.load_state_dict(saved.state["data"])
+        except ValueError as err:  # another global batch size: the data would not continue where it stopped
+            raise CheckpointError(f"{saved.path}: {err}") from err
     batches = iter(loader)  # creating the iterator draws from torch's RNG: before the RNG state is restored
-    if resume:
-        load_checkpoint(latest, core, optimizer, scheduler)
-        log.info("resumed from %s at step %d", latest, step)
+    if saved is not None:
+        apply_checkpoint(saved, core, optimizer, scheduler)
+        log.info("resumed from %s at step %d", saved.path, step)
+        saved = None
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "config.yaml")
+        for stale in remove_stale_temporaries(run_dir):
+            log.info("removed %s, left by an interrupted save", stale)
     metrics = MetricsLog(run_dir, enabled=accelerator.is_main_process, truncate_after=step)
     cache = EncoderCache(int(tcfg.encoder_cache_gb * 1024**3)) if tcfg.cache_encoder_outputs else None
 
     objective.train()
     bar = tqdm(total=steps, initial=step, desc=tcfg.stage, unit="step", disable=not accelerator.is_local_main_process)
     window = {"loss": 0.0, "samples": 0, "tokens": 0, "micro": 0}
+    finite, skipped = True, 0  # whether the losses of this optimizer step's micro-batches are all finite
     started = time.perf_counter()
     for batch in batches:
         if step >= steps:
@@ -273,12 +263,26 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             frames = cache.lookup(core, batch) if cache is not None else None
             if tcfg.frame_augment is not None and frames is not None:
                 frames = (frame_augment(frames[0], frames[1], tcfg.frame_augment), frames[1])
-            loss, parts = objective(batch, frames)
+            loss, parts = objective(batch, frames)  # parts: means over the global batch (all processes)
             accelerator.backward(loss)
+            finite = finite and math.isfinite(parts["loss"])
             grad_norm = None
             if accelerator.sync_gradients and tcfg.max_grad_norm > 0:
                 grad_norm = float(accelerator.clip_grad_norm_(params, tcfg.max_grad_norm))
-            optimizer.step()
+                # with fp16 the grad scaler skips a step whose gradients overflowed; otherwise it is a divergence
+                finite = finite and (math.isfinite(grad_norm) or accelerator.scaler is not None)
+            if accelerator.sync_gradients and not finite:
+                what = ", ".join(f"{k}={v:.4g}" for k, v in parts.items()) + f", grad_norm={grad_norm}"
+                if tcfg.on_nonfinite_loss == "stop":
+                    raise TrainingError(
+                        f"training diverged at step {step + 1}: not finite ({what}); stopped without saving a final "
+                        "model. Lower training.learning_rate (or resume from an earlier checkpoint), or set "
+                        "training.on_nonfinite_loss=skip to drop such steps"
+                    )
+                skipped += 1
+                log.warning("step %d: not finite (%s): optimizer step skipped (%d so far)", step + 1, what, skipped)
+            else:
+                optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
         window["micro"] += 1
@@ -289,13 +293,14 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
         if not accelerator.sync_gradients:
             continue
         step += 1
+        finite = True
         bar.update(1)
         if step % tcfg.logging_steps == 0 or step == steps:
             elapsed = time.perf_counter() - started
             row = {k: window[k] / window["micro"] for k in parts}
             row.update(
                 lr=scheduler.get_last_lr()[0],
-                samples_per_s=window["samples"] / elapsed,
+                samples_per_s=window["samples"] * world / elapsed,
                 grad_norm=grad_norm,
             )
             metrics.log("train", step, row)
@@ -309,7 +314,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
                 # batches actually trained (the DataLoader's sampler runs ahead by its prefetch)
-                position = {"batches": step * tcfg.gradient_accumulation_steps}
+                position = {"batches": step * tcfg.gradient_accumulation_steps, "batch_size": global_batch}
                 state = {"step": step, "data": position, "stage": tcfg.stage}
                 save_checkpoint(run_dir, step, core, optimizer, scheduler, state, cfg, tcfg.save_total_limit)
         if stop_requested(run_dir, accelerator):
@@ -318,6 +323,12 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     bar.close()
     if eval_data is not None and not (tcfg.eval_steps and step % tcfg.eval_steps == 0):  # not evaluated just now
         metrics.log("valid", step, validate(objective, core, eval_data, collator, tcfg, accelerator))
+    poisoned = [n for n, p in core.named_parameters() if p.requires_grad and not bool(torch.isfinite(p).all())]
+    if poisoned:
+        raise TrainingError(
+            f"training: {len(poisoned)} trained tensors are not finite (e.g. {poisoned[:3]}); the final model is not "
+            "saved. Lower training.learning_rate"
+        )
     accelerator.wait_for_everyone()
     final = run_dir / FINAL_DIR
     if accelerator.is_main_process:
@@ -326,7 +337,16 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
         save_compact(core, tokenizer, extractor, final, spec)
         data.skips.save(run_dir / "data_skips.json")
         (run_dir / "summary.json").write_text(
-            json.dumps({"steps": step, "trainable_parameters": trainable, "skipped": data.skips.total}, indent=2)
+            json.dumps(
+                {
+                    "steps": step,
+                    "processes": world,
+                    "trainable_parameters": trainable,
+                    "skipped": data.skips.total,  # samples left out while loading
+                    "skipped_steps": skipped,  # optimizer steps dropped for a non-finite loss
+                },
+                indent=2,
+            )
         )
         metrics.close()
         plot_training_curves(run_dir / METRICS_FILE, run_dir / "training_curves.png")

@@ -323,7 +323,7 @@ def test_encoder_cache_encodes_each_clip_once_within_its_budget():
 
 def test_encoder_cache_budget_must_be_positive(run_config, tmp_path):
     config = run_config(tmp_path / "run", encoder_cache_gb=0, **STAGE1)
-    with pytest.raises(ConfigError, match="encoder_cache_gb must be positive"):
+    with pytest.raises(ConfigError, match="encoder_cache_gb must be finite and positive"):
         load_run_config(config)
 
 
