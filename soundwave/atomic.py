@@ -12,6 +12,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from soundwave.errors import ConfigError
+
+
+def check_output_dir(path: str | os.PathLike, what: str) -> None:
+    """Raise ConfigError, naming `what` (the flag or key), when `path` cannot become a folder: it, or a folder
+    above it, is a file. Call it before expensive work (a model load) so the mistake shows at once."""
+    path = Path(path)
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                where = "is a file" if folder == path else f"is under {folder}, which is a file"
+                raise ConfigError(f"{what} {path}: {where}; give a folder")
+            return
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:

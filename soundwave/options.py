@@ -18,10 +18,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from soundwave.errors import ConfigError
+from soundwave.errors import ConfigError, TextError
+from soundwave.prompts import check_text
 
 BASIC, EXPERT = "decoding", "expert decoding (joint CTC, spelling, word repair)"
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
+# transformers' stop-string matcher builds tables over the whole vocabulary for each string's length: a 10,000-character
+# string takes 7 s (49k vocabulary), on the model thread. Real stop strings are a few characters.
+MAX_STOP_CHARS = 100
 
 
 def option(
@@ -31,10 +35,12 @@ def option(
     low: float | None = None,
     high: float | None = None,
     open_low: bool = False,
+    choices: tuple[str, ...] | None = None,
     group: str = BASIC,
 ) -> Any:
-    """A `GenerationConfig` field with its declaration: `low <= value <= high` (`open_low`: `low < value`)."""
-    metadata = {"help": help, "low": low, "high": high, "open_low": open_low, "group": group}
+    """A `GenerationConfig` field with its declaration: `low <= value <= high` (`open_low`: `low < value`), or one
+    of `choices`."""
+    metadata = {"help": help, "low": low, "high": high, "open_low": open_low, "choices": choices, "group": group}
     return field(default=default, metadata=metadata)
 
 
@@ -49,9 +55,17 @@ class GenerationConfig:
                           high=1.0, open_low=True)  # fmt: skip
     top_k: int | None = option(None, "sample among the k likeliest tokens (default: all)", low=1, high=100_000)
     repetition_penalty: float = option(1.0, "> 1 discourages repeating tokens", low=1e-2, high=100.0)
-    stop: tuple[str, ...] = option((), "stop strings, on top of the end-of-turn token (repeatable)")
+    stop: tuple[str, ...] = option(
+        (), f"stop strings (at most {MAX_STOP_CHARS} characters each), on top of the end-of-turn token (repeatable)"
+    )
     seed: int | None = option(None, "seeds sampling, for reproducible answers", low=0, high=MAX_SEED)
     num_beams: int = option(1, "beam search width (1: none)", low=1, high=16)
+    draft: str = option(
+        "ctc",
+        "speculative decoding's draft with greedy decoding: the CTC head's transcript, checked by the LLM several "
+        "tokens per pass (the same ids as plain greedy, in fewer passes); none: plain",
+        choices=("ctc", "none"),
+    )
     ctc_weight: float = option(
         0.0, "joint CTC / LLM decoding of transcripts: the alignment adapter's CTC weight (0: off)", low=0.0,
         high=1.0, group=EXPERT,
@@ -142,6 +156,14 @@ def check(spec: dataclasses.Field, value: Any) -> None:
     if name == "stop":
         if not isinstance(value, tuple) or not all(isinstance(s, str) and s for s in value):
             raise ConfigError(f"stop: expected non-empty strings, got {value!r}")
+        try:
+            for number, text in enumerate(value):
+                check_text(text, f"stop[{number}]")
+        except TextError as err:
+            raise ConfigError(str(err)) from None
+        longest = max(value, key=len, default="")
+        if len(longest) > MAX_STOP_CHARS:
+            raise ConfigError(f"stop: at most {MAX_STOP_CHARS} characters a string, got {len(longest)}")
         return
     is_bool = isinstance(value, bool)
     fits = (
@@ -153,6 +175,8 @@ def check(spec: dataclasses.Field, value: Any) -> None:
     )
     if not fits:
         raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r}")
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{name}: expected one of {', '.join(meta['choices'])}, got {value!r}")
     if kind in (int, float):
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{name}: expected a finite number, got {value!r}")
@@ -198,15 +222,24 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif spec.name == "stop":
             group.add_argument(flag, action="append", default=None, metavar="TEXT", help=help_text)
+        elif meta.get("choices"):
+            group.add_argument(flag, choices=meta["choices"], default=None, help=help_text)
         else:
             group.add_argument(flag, type=kind, default=None, metavar=kind.__name__.upper(), help=help_text)
 
 
 def option_overrides(args: argparse.Namespace) -> dict:
-    """The options given on the command line (the others stay the model's)."""
+    """The options given on the command line (the others stay the model's), range-checked now, so a bad value
+    is a one-line error before any model loads.
+
+    Raises:
+        ConfigError: naming the option whose value is out of its range.
+    """
     overrides = {name: getattr(args, name, None) for name in OPTION_NAMES}
     if getattr(args, "greedy", False):
         overrides["do_sample"] = False
     if overrides.get("stop") is not None:
         overrides["stop"] = tuple(overrides["stop"])
-    return {k: v for k, v in overrides.items() if v is not None}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    GenerationConfig(**overrides)  # each value against its declaration (the model's defaults come later)
+    return overrides

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from soundwave.audio import SAMPLE_RATE
-from soundwave.prompts import AUDIO_PATCH, Turn, chat_template_ids, release_chat_ids
+from soundwave.prompts import AUDIO_PATCH, Turn, chat_template_ids, check_text, release_chat_ids
 
 HOP_LENGTH = 160  # Whisper: 10 ms per mel frame at 16 kHz
 EDGE_SAMPLES = 400  # Whisper's n_fft: zeros past a clip that make its last STFT frames those of a full window
@@ -124,7 +124,14 @@ class SpeechProcessor:
 
     # ---- text ---------------------------------------------------------------------------------------------------
     def prompt_ids(self, turns: Sequence[Turn], generation: bool = True) -> list[int]:
-        """Token ids of a conversation; exactly one turn should carry the audio."""
+        """Token ids of a conversation; exactly one turn should carry the audio.
+
+        Raises:
+            TextError: a turn's text is not valid Unicode (cannot be tokenized), or holds the audio placeholder.
+        """
+        for number, turn in enumerate(turns):
+            where = "the prompt" if number == len(turns) - 1 else f"turn {number} ({turn.role})"
+            check_text(turn.text, where, self.placeholder)
         if self.prompt_format == "release":
             return release_chat_ids(self.tokenizer, turns, system=self.system_prompt, generation=generation)
         return chat_template_ids(

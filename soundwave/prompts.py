@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from soundwave.errors import TextError
+
 AUDIO_PATCH = "<audio_patch>"
 TRANSCRIBE_PROMPT = "What does the person say?"  # what a transcript is asked with (CLI, server, eval)
 RELEASE_SYSTEM_PROMPT = (
@@ -25,6 +27,25 @@ class Turn:
     role: str  # "system" | "user" | "assistant"
     text: str
     audio: bool = False
+
+
+def check_text(text: str, where: str, placeholder: str | None = None) -> str:
+    """`text` itself, if it can be tokenized as text: a lone surrogate ("\\ud800", or a command-line byte that is
+    not UTF-8) cannot be encoded, and the audio `placeholder` would be taken for a recording's place.
+
+    Raises:
+        TextError: naming `where` and what is wrong.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        bad = text[err.start]
+        raise TextError(
+            f"{where}: character {err.start} ({bad!r}) is a lone surrogate, not valid Unicode text"
+        ) from None
+    if placeholder and placeholder in text:
+        raise TextError(f"{where}: holds {placeholder!r}, which marks where a recording goes; it cannot be text")
+    return text
 
 
 def _ids(tokenizer, text: str) -> list[int]:

@@ -22,12 +22,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    options = option_overrides(args)  # checked before the model loads
     pipe = pipeline_from_args(args)
     if args.stream:
-        for piece in pipe.stream(args.audio, args.prompt, **option_overrides(args)):
+        for piece in pipe.stream(args.audio, args.prompt, **options):
             sys.stdout.write(piece)
             sys.stdout.flush()
         sys.stdout.write("\n")
     else:
-        print(pipe.generate(args.audio, args.prompt, **option_overrides(args)).text)
+        print(pipe.generate(args.audio, args.prompt, **options).text)
     return 0

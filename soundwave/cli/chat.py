@@ -22,6 +22,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    options = option_overrides(args)  # checked before the model loads
     pipe = pipeline_from_args(args)
     conversation = Conversation(pipe)
     if args.audio:
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"error: {err}")
             continue
         try:
-            for piece in conversation.stream(line, **option_overrides(args)):
+            for piece in conversation.stream(line, **options):
                 sys.stdout.write(piece)
                 sys.stdout.flush()
             sys.stdout.write("\n")

@@ -3,6 +3,7 @@
 soundwave eval --model M --data data/eval/librivox.jsonl --task asr
 soundwave eval --baseline whisper --model whisper-tiny.en --data data/eval/cards.jsonl --task asr
 soundwave eval --config configs/eval/librivox.yaml --limit 2
+soundwave eval --task align --data data/align-festival/manifest.jsonl [--baseline whisper --model whisper-tiny.en]
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from soundwave.eval.config import EvalConfig, build_eval_config, load_eval_config
 from soundwave.eval.report import compare_summaries
 from soundwave.eval.run import run_eval
-from soundwave.eval.scoring import TASKS
+from soundwave.eval.scoring import ALL_TASKS
 from soundwave.options import add_option_flags, option_overrides
 
 
@@ -27,7 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", help="an eval YAML (configs/eval/*.yaml); flags given override it")
     parser.add_argument("--model", help="model name (e.g. whisper-tiny.en) or local folder")
     parser.add_argument("--data", help="the manifest (.jsonl)")
-    parser.add_argument("--task", choices=TASKS, help="asr (WER/CER), st (BLEU), qa, cls (accuracy)")
+    parser.add_argument(
+        "--task", choices=ALL_TASKS, help="asr (WER/CER), st (BLEU), qa, cls (accuracy), align (word times)"
+    )
+    parser.add_argument(
+        "--align-source",
+        dest="align_source",
+        choices=("reference", "transcript"),
+        help="task align: time the manifest's transcript (default) or the model's own transcript",
+    )
     parser.add_argument("--output", help="report folder (default runs/eval/<model>/<manifest>-<task>)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N usable lines")
     parser.add_argument("--batch-size", type=int, dest="batch_size", help="items per batch (default 8)")
@@ -55,8 +64,14 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
 
 def handle(args: argparse.Namespace) -> int:
     """Run the evaluation; exit 1 when no utterance could be scored."""
-    report, output = run_eval(config_from_args(args), progress=not args.no_progress)
-    print(compare_summaries([report.summary()]), end="")
+    config = config_from_args(args)
+    report, output = run_eval(config, progress=not args.no_progress)
+    if config.task == "align":
+        from soundwave.eval.align import compare_alignments
+
+        print(compare_alignments([report.summary()]), end="")
+    else:
+        print(compare_summaries([report.summary()]), end="")
     print(f"report: {output}")
     if not report.scored:
         print(f"error: every utterance failed; see {output / 'report.md'}", file=sys.stderr)

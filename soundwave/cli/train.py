@@ -15,6 +15,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from soundwave.atomic import check_output_dir
     from soundwave.errors import ConfigError
     from soundwave.training.config import load_run_config
     from soundwave.training.trainer import train
@@ -25,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
         overrides.insert(0, args.config_file)
     if not config:
         raise ConfigError("soundwave train: give a config file (soundwave train CONFIG or --config CONFIG)")
-    final = train(load_run_config(config, overrides), resume=args.resume)
+    run_config = load_run_config(config, overrides)
+    check_output_dir(run_config.training.output_dir, "training.output_dir")  # before the models load
+    final = train(run_config, resume=args.resume)
     print(final)
     return 0

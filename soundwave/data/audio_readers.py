@@ -39,10 +39,11 @@ class AudioReader(Protocol):
         ...
 
 
-def measure_duration(source: str | bytes) -> float:
+def measure_duration(source: str | bytes, name: str | None = None) -> float:
     """Seconds of audio in a file or in the bytes of one, from the header when soundfile reads the format.
 
-    Falls back to a full decode (soundwave.audio: ffmpeg) for formats libsndfile does not know.
+    Falls back to a full decode (soundwave.audio: ffmpeg) for formats libsndfile does not know; errors name the
+    audio `name` (default: the path, or "<bytes>").
 
     Raises:
         AudioError: the audio is missing or unreadable.
@@ -53,7 +54,7 @@ def measure_duration(source: str | bytes) -> float:
             return info.frames / info.samplerate
     except Exception:  # noqa: BLE001 - libsndfile raises several types by format; decode decides below
         pass
-    return load_audio(source, target_rate=SAMPLE_RATE).size / SAMPLE_RATE
+    return load_audio(source, target_rate=SAMPLE_RATE, name=name).size / SAMPLE_RATE
 
 
 class FileAudio:
@@ -110,14 +111,16 @@ class DatasetAudio:
         value = self._value(index)
         if isinstance(value, dict) and value.get("array") is not None:
             return len(value["array"]) / float(value["sampling_rate"])
-        return measure_duration(self._source(value, sample))
+        source = self._source(value, sample)
+        return measure_duration(source, name=sample.audio if isinstance(source, bytes) else None)
 
     def waveform(self, index: int, sample: Sample, rate: int) -> np.ndarray:
         value = self._value(index)
         if isinstance(value, dict) and value.get("array") is not None:
             array = np.asarray(value["array"], dtype=np.float32)
             return load_audio(array, sampling_rate=int(value["sampling_rate"]), target_rate=rate)
-        return load_audio(self._source(value, sample), target_rate=rate)
+        source = self._source(value, sample)  # bytes in a dataset cell: named by the sample's locator
+        return load_audio(source, target_rate=rate, name=sample.audio if isinstance(source, bytes) else None)
 
     def _source(self, value: Any, sample: Sample) -> str | bytes:
         if isinstance(value, str):

@@ -275,11 +275,16 @@ def read_manifest(
     samples: list[Sample] = []
     skipped: list[SkippedLine] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as fh:
-        for number, text in enumerate(fh, start=1):
-            if not text.strip():
+    with path.open("rb") as fh:  # bytes: a line that is not UTF-8 (a binary file) is a bad line, not a crash
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
                 continue
             try:
+                try:
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    where = f"byte 0x{line[err.start]:02x} at column {err.start + 1}"
+                    raise BadRecord(NOT_JSON, f"not UTF-8 text ({where}): is this a JSONL manifest?") from None
                 try:
                     record = json.loads(text)
                 except json.JSONDecodeError as err:

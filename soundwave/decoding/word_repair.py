@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from soundwave.decoding.lexicon import Lexicon
-from soundwave.model.generation import cache_kwargs, llm_cache
+from soundwave.model.kv_cache import cache_kwargs, llm_cache
 from soundwave.model.spelling import BLANK, spell, spelling_text
 
 SentenceScore = Callable[[list[str]], Tensor]  # sentences -> (N,) scores, higher is better

@@ -4,6 +4,10 @@ contract.
 It answers "how much does the LLM add over the encoder it is built on": the same manifest, metrics and report
 as a Soundwave pipeline. Prompts are ignored (Whisper only transcribes). Clips up to 30 s are decoded in one
 window; a batch holding a longer clip goes through transformers' sequential long-form decoding.
+
+`align` gives Whisper's own word timestamps (`soundwave eval --task align --baseline whisper`): transformers'
+cross-attention alignment (dynamic time warping over the alignment heads' attention, `return_timestamps="word"`)
+of the words Whisper itself transcribes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from soundwave.alignment.result import Alignment, Word
+from soundwave.alignment.segments import split_segments
 from soundwave.audio import SAMPLE_RATE, load_audio
 from soundwave.errors import ConfigError, ModelNotFoundError, SoundwaveError
 
@@ -68,6 +74,7 @@ class WhisperBaseline:
         # timestamp tokens (<|0.00|> ...) follow <|notimestamps|>; they are not text either
         no_timestamps = getattr(model.generation_config, "no_timestamps_token_id", None)
         self.first_timestamp_id = no_timestamps + 1 if no_timestamps is not None else None
+        self._word_pipeline = None  # transformers' ASR pipeline, built on the first `align`
 
     @classmethod
     def from_pretrained(
@@ -129,6 +136,47 @@ class WhisperBaseline:
             for i, text, count in zip(order, texts, token_counts, strict=True):
                 results[i] = BaselineResult(text, None, frames, count, share)
         return [r for r in results if r is not None]
+
+    def align(self, audio: Any, text: str = "") -> Alignment:
+        """Whisper's word timestamps for what it hears in `audio`; `text` is not forced (Whisper aligns its own
+        transcript, so a word it mishears or misses is placed as it heard it, or not at all).
+
+        Returns:
+            An `Alignment` of Whisper's transcript (word confidences None: Whisper gives none).
+        """
+        wave = load_audio(audio, sampling_rate=SAMPLE_RATE)
+        duration = wave.shape[0] / SAMPLE_RATE
+        started = time.perf_counter()
+        if self._word_pipeline is None:
+            from transformers import pipeline
+
+            self._word_pipeline = pipeline(
+                "automatic-speech-recognition",
+                model=self.model,
+                tokenizer=self.processor.tokenizer,
+                feature_extractor=self.processor.feature_extractor,
+                device=self.model.device,
+            )
+        long_form = {"chunk_length_s": WINDOW_SECONDS} if duration > WINDOW_SECONDS else {}
+        output = self._word_pipeline(wave.copy(), return_timestamps="word", **long_form)
+        words, offset = [], 0
+        for chunk in output.get("chunks", []):
+            word = chunk["text"].strip()
+            if not word:
+                continue
+            start, end = chunk["timestamp"]
+            start = min(float(start or 0.0), duration)
+            end = min(float(end if end is not None else duration), duration)
+            words.append(Word(word, start, max(end, start), None, False, offset, offset + len(word)))
+            offset += len(word) + 1
+        text = " ".join(w.word for w in words)
+        return Alignment(
+            text=text,
+            words=tuple(words),
+            segments=tuple(split_segments(words, text)),
+            duration=duration,
+            seconds=time.perf_counter() - started,
+        )
 
     def _check_generation(self, generation: dict[str, Any]) -> int | None:
         for key, value in generation.items():

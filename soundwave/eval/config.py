@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from soundwave.errors import ConfigError
-from soundwave.eval.scoring import TASKS
+from soundwave.eval.scoring import ALL_TASKS
 from soundwave.options import OPTION_NAMES, GenerationConfig
 
 
@@ -28,7 +28,7 @@ class EvalConfig:
 
     model: str | None = None  # a model name the hub resolves ("whisper-tiny.en") or a local folder
     data: str | None = None  # the manifest (.jsonl)
-    task: Literal["asr", "st", "qa", "cls"] = "asr"
+    task: Literal["asr", "st", "qa", "cls", "align"] = "asr"
     output: str | None = None  # report folder; None: runs/eval/<model>/<manifest>-<task>
     limit: int | None = None  # evaluate only the first N usable lines
     batch_size: int = 8
@@ -41,10 +41,12 @@ class EvalConfig:
     # other than asr decode greedily unless `do_sample: true`; asr decodes as `soundwave transcribe` does.
     generation: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     group_by: str | None = None  # also score each value of this manifest field apart ("voice", "speaker", ...)
+    # task align: time the manifest's transcript ("reference") or the model's own transcript ("transcript")
+    align_source: Literal["reference", "transcript"] = "reference"
 
     def __post_init__(self) -> None:  # validate, never rewrite
-        if self.task not in TASKS:
-            raise ConfigError(f"task: expected one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.task not in ALL_TASKS:
+            raise ConfigError(f"task: expected one of {', '.join(ALL_TASKS)}, got {self.task!r}")
         if self.baseline not in (None, "whisper"):
             raise ConfigError(f"baseline: the only baseline is 'whisper', got {self.baseline!r}")
         if self.limit is not None and self.limit < 1:

@@ -9,9 +9,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from soundwave.atomic import check_output_dir
+from soundwave.data.manifest import read_manifest
 from soundwave.errors import ConfigError, ModelNotFoundError, SoundwaveError
 from soundwave.eval.config import EvalConfig
-from soundwave.eval.evaluate import evaluate
+from soundwave.eval.evaluate import DEFAULT_PROMPTS, evaluate
 from soundwave.eval.interface import GenerationPipeline
 from soundwave.eval.report import EvalReport
 
@@ -88,8 +90,17 @@ def run_eval(config: EvalConfig, progress: bool = True) -> tuple[EvalReport, Pat
     """
     config.require_inputs()
     output = Path(config.output) if config.output else default_output_dir(config)
+    check_output_dir(output, "--output")
+    # a missing, binary or empty manifest is named before the model loads (evaluate reads it again, cheaply)
+    read_manifest(config.data, default_prompt=DEFAULT_PROMPTS.get(config.task))
     pipeline = load_model(config)
     label = config.model if not config.baseline else f"{config.model} ({config.baseline} baseline)"
+    if config.task == "align":  # word times, not text: its own evaluation and report
+        from soundwave.eval.align import evaluate_alignment
+
+        source = config.align_source
+        report = evaluate_alignment(pipeline, config.data, config.limit, output, label, progress, source)
+        return report, output  # type: ignore[return-value]
     report = evaluate(
         pipeline,
         str(config.data),

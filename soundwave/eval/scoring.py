@@ -6,6 +6,7 @@
 | st   | bleu (sacrebleu, 0-100)                  | -                                   |
 | qa   | exact_match, contains (fractions)        | correct, contains                   |
 | cls  | accuracy, contains (fractions)           | correct, contains                   |
+| align| word start/end errors (`soundwave.eval.timing`, run by `soundwave.eval.align`, not scored here)   |
 
 WER/CER and matching use normalized text; BLEU uses the raw text (sacrebleu tokenizes it itself).
 """
@@ -20,7 +21,9 @@ from soundwave.eval import metrics
 from soundwave.eval.normalize import is_character_language
 
 Task = Literal["asr", "st", "qa", "cls"]
-TASKS: tuple[str, ...] = ("asr", "st", "qa", "cls")
+TASKS: tuple[str, ...] = ("asr", "st", "qa", "cls")  # scored on text, here
+ALIGN_TASK = "align"  # word times against reference times: soundwave.eval.align
+ALL_TASKS: tuple[str, ...] = (*TASKS, ALIGN_TASK)
 METRIC_ORDER = ("wer", "cer", "bleu", "exact_match", "accuracy", "contains")  # display order in tables
 
 

@@ -4,6 +4,8 @@ pipe = Pipeline.from_pretrained("path/or/name")
 pipe.generate("clip.wav", "What does the person say?").text
 pipe.generate_batch([{"audio": "a.wav", "prompt": "..."}, ...])   # truly batched, results in input order
 pipe.transcribe("clip.wav").text                                    # the model's own transcription decoding
+pipe.transcribe("clip.wav", timestamps="word").words                # + word and segment times (CTC alignment)
+pipe.align("clip.wav", "any text").words                            # place a given text's words in time
 for piece in pipe.stream("clip.wav", "Summarize."): print(piece, end="")
 """
 
@@ -12,18 +14,24 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
+from soundwave.alignment import Alignment, CtcAligner, Segment, Word, check_token_ctc
 from soundwave.audio import SAMPLE_RATE, AudioInput, load_audio
 from soundwave.decoding import DecodeContext, active_rescorers
-from soundwave.errors import SoundwaveError
+from soundwave.decoding.draft import ctc_drafts
+from soundwave.errors import ConfigError, SoundwaveError
 from soundwave.inference.generation import model_decoding
 from soundwave.inference.processor import SpeechProcessor
+from soundwave.inference.stopping import StopFlag, stop_when
+from soundwave.model.speculative import can_speculate
 from soundwave.options import GenerationConfig
 from soundwave.prompts import TRANSCRIBE_PROMPT, Turn
+
+TIMESTAMPS = ("word", "segment")  # `transcribe(timestamps=...)`: words and segments, or segments only
 
 
 @dataclass
@@ -35,8 +43,13 @@ class Result:
     input_tokens: int = 0  # LLM input length: prompt tokens - 1 + audio vectors
     audio_tokens: int = 0  # LLM vectors that carry the audio
     output_tokens: int = 0
+    llm_forward_passes: int = 0  # LLM forward calls that produced the answer (prefill included; per batch)
     audio_seconds: float = 0.0
     seconds: float = 0.0  # wall time of the batch this item was in
+    # with `timestamps=` (transcribe): the transcript's words and segments placed in time by the CTC alignment
+    words: list[Word] | None = None  # timestamps="word"
+    segments: list[Segment] | None = None  # timestamps="word" or "segment"
+    align_seconds: float = 0.0  # wall time of this item's alignment
 
 
 @dataclass
@@ -142,31 +155,112 @@ class Pipeline:
             raise SoundwaveError(result.error)
         return result
 
-    def generate_batch(self, items: Sequence, batch_size: int | None = None, **generation) -> list[Result]:
+    def generate_batch(
+        self, items: Sequence, batch_size: int | None = None, should_stop: StopFlag | None = None, **generation
+    ) -> list[Result]:
         """Answer many items, batched (left padding, KV cache); results in input order.
 
         A bad item (unreadable audio, too long for the context) fails only itself: its Result carries `error`.
+        `should_stop` (the server's "request given up") ends generation at the next decoding step once true.
         """
-        return self._generate_batch(items, batch_size, self.generation.with_overrides(**generation))
+        return self._generate_batch(items, batch_size, self.generation.with_overrides(**generation), should_stop)
 
-    def transcribe(self, audio: AudioInput, prompt: str = TRANSCRIBE_PROMPT, **options) -> Result:
-        """Transcribe one clip with the model's transcription decoding (its `generation.yaml` `transcribe:`)."""
-        result = self.transcribe_batch([{"audio": audio, "prompt": prompt}], **options)[0]
+    def transcribe(
+        self, audio: AudioInput, prompt: str = TRANSCRIBE_PROMPT, timestamps: str | None = None, **options
+    ) -> Result:
+        """Transcribe one clip with the model's transcription decoding (its `generation.yaml` `transcribe:`).
+
+        `timestamps="word"` also places the transcript's words and segments in time (`Result.words`,
+        `Result.segments`), "segment" only its segments (see `transcribe_batch`).
+        """
+        result = self.transcribe_batch([{"audio": audio, "prompt": prompt}], timestamps=timestamps, **options)[0]
         if result.error is not None:
             raise SoundwaveError(result.error)
         return result
 
-    def transcribe_batch(self, items: Sequence, batch_size: int | None = None, **options) -> list[Result]:
+    def transcribe_batch(
+        self,
+        items: Sequence,
+        batch_size: int | None = None,
+        should_stop: StopFlag | None = None,
+        timestamps: str | None = None,
+        **options,
+    ) -> list[Result]:
         """Transcribe many clips (paths, arrays, or items with their own prompt); results in input order.
 
         The one transcription path: `soundwave transcribe`, `POST /v1/audio/transcriptions` and
         `soundwave eval --task asr` all come here, so the same clip and options give the same text.
+        `timestamps` ("word": words and segments, "segment": segments, None: neither) aligns each transcript
+        to its audio afterwards with the model's CTC (`align`); the text is the same either way.
+
+        Raises:
+            ConfigError: `timestamps` is not one of None, "word", "segment".
+            SoundwaveError: timestamps asked of a model without a token CTC (the SpeechLLM design).
         """
         items = [item if isinstance(item, (Item, dict, tuple)) else {"audio": item} for item in items]
         items = [{"prompt": TRANSCRIBE_PROMPT} | item if isinstance(item, dict) else item for item in items]
-        return self._generate_batch(items, batch_size, self.transcription.with_overrides(**options))
+        if timestamps is not None:
+            self._check_timestamps(timestamps)
+            items = [self._preload(item) for item in items]  # decoded once, for the transcript and the alignment
+        results = self._generate_batch(items, batch_size, self.transcription.with_overrides(**options), should_stop)
+        if timestamps is not None:
+            self._add_timestamps(items, results, timestamps)
+        return results
 
-    def _generate_batch(self, items: Sequence, batch_size: int | None, config: GenerationConfig) -> list[Result]:
+    # ---- timestamps (CTC forced alignment: soundwave.alignment) ---------------------------------------------------
+    def align(self, audio: AudioInput, text: str, sampling_rate: int | None = None) -> Alignment:
+        """Place the words of `text` (a transcript, a reference, any text) in `audio` with the model's CTC.
+
+        Returns:
+            The words (start, end, confidence; `interpolated` where the CTC could not place one) and segments,
+            in seconds from the start of the recording, however long (windows are joined in time).
+
+        Raises:
+            SoundwaveError: unreadable audio, or a model without a token CTC (the SpeechLLM design).
+        """
+        wave = self._load(Item(audio, "", sampling_rate=sampling_rate))
+        with self._lock:
+            return self.aligner.align(wave, text)
+
+    @property
+    def aligner(self) -> CtcAligner:
+        """The model's `CtcAligner` (raises SoundwaveError for a model without a token CTC)."""
+        if "aligner" not in self._decoding_cache:
+            self._decoding_cache["aligner"] = CtcAligner(self.model, self.processor)
+        return self._decoding_cache["aligner"]
+
+    def _check_timestamps(self, timestamps: str) -> None:
+        if timestamps not in TIMESTAMPS:
+            raise ConfigError(f"timestamps: expected one of {', '.join(TIMESTAMPS)} (or None), got {timestamps!r}")
+        check_token_ctc(self.model)
+
+    def _preload(self, item) -> Item:
+        """The item with its audio decoded to 16 kHz (left as it was when unreadable: decoding reports it)."""
+        item = Item.coerce(item)
+        try:
+            wave = self._load(item)
+        except SoundwaveError:
+            return item
+        return replace(item, audio=wave, sampling_rate=SAMPLE_RATE) if wave is not None else item
+
+    def _add_timestamps(self, items: list[Item], results: list[Result], timestamps: str) -> None:
+        """Align each transcribed item's text to its audio (in place); a failed alignment fails its item."""
+        for item, result in zip(items, results, strict=True):
+            if result.error is not None or not isinstance(item.audio, np.ndarray):
+                continue
+            try:
+                with self._lock:
+                    alignment = self.aligner.align(item.audio, result.text)
+            except SoundwaveError as err:
+                result.error = f"alignment failed: {err}"
+                continue
+            result.words = list(alignment.words) if timestamps == "word" else None
+            result.segments = list(alignment.segments)
+            result.align_seconds = alignment.seconds
+
+    def _generate_batch(
+        self, items: Sequence, batch_size: int | None, config: GenerationConfig, should_stop: StopFlag | None = None
+    ) -> list[Result]:
         items = [Item.coerce(item) for item in items]
         results: list[Result | None] = [None] * len(items)
         loaded = []
@@ -178,7 +272,7 @@ class Pipeline:
         step = batch_size or len(loaded) or 1
         for start in range(0, len(loaded), step):
             chunk = loaded[start : start + step]
-            for index, result in zip([c[0] for c in chunk], self._run(chunk, config), strict=True):
+            for index, result in zip([c[0] for c in chunk], self._run(chunk, config, should_stop), strict=True):
                 results[index] = result
         return results  # type: ignore[return-value]
 
@@ -192,7 +286,7 @@ class Pipeline:
         batch = self.processor(waves, conversations, audios_per_row=None if counts == [1] * len(chunk) else counts)
         return {k: (v.to(self.model.device) if v is not None else None) for k, v in batch.items()}
 
-    def _run(self, chunk, config: GenerationConfig) -> list[Result]:
+    def _run(self, chunk, config: GenerationConfig, should_stop: StopFlag | None = None) -> list[Result]:
         started = time.perf_counter()
         try:
             with self._lock, torch.inference_mode():
@@ -206,8 +300,13 @@ class Pipeline:
                 nbest = max([1, *(r.nbest(config) for r in rescorers)])
                 if nbest > 1:  # an add-on rewrites each row's `nbest` best beams
                     kwargs["num_return_sequences"] = nbest
-                output_ids = self.model.generate(**batch, audio_encoding=audio, **kwargs)  # (B * nbest, S + N)
-                new_ids = output_ids[:, batch["input_ids"].shape[1] :]  # (B * nbest, S + N) -> (B * nbest, N)
+                if config.draft == "ctc" and self.has_ctc and can_speculate(kwargs):
+                    kwargs["draft_ids"] = ctc_drafts(context)
+                if should_stop is not None:
+                    kwargs["stopping_criteria"] = stop_when(should_stop)
+                output = self.model.generate(**batch, audio_encoding=audio, return_dict_in_generate=True, **kwargs)
+                new_ids = output.sequences[:, batch["input_ids"].shape[1] :]  # (B * nbest, S + N) -> (B * nbest, N)
+                passes = getattr(output, "llm_forward_passes", None) or new_ids.shape[1]  # plain: one per token
                 texts = [self.tokenizer.decode(self._strip(ids), skip_special_tokens=True).strip() for ids in new_ids]
                 chosen = list(range(len(texts)))  # where each text's ids are in new_ids
                 for rescorer in (r for r in rescorers if r.rewrites):  # each picks one of a row's nbest texts
@@ -219,7 +318,7 @@ class Pipeline:
             if len(chunk) == 1:
                 return [Result(text="", error=str(err))]
             # retry one by one so only the offending item fails
-            return [self._run([c], config)[0] for c in chunk]
+            return [self._run([c], config, should_stop)[0] for c in chunk]
         except torch.OutOfMemoryError as err:
             raise SoundwaveError(
                 f"out of memory for a batch of {len(chunk)}: use a smaller batch size or quantize='int8'/'nf4'"
@@ -237,6 +336,7 @@ class Pipeline:
                     input_tokens=int(prompt_lengths[row]) - row_placeholders[row] + n_audio,
                     audio_tokens=n_audio,
                     output_tokens=len(ids),
+                    llm_forward_passes=int(passes),
                     audio_seconds=wave.shape[0] / SAMPLE_RATE if wave is not None else 0.0,
                     seconds=seconds,
                 )
@@ -319,9 +419,10 @@ class Pipeline:
         prompt: str,
         history: Sequence[Turn] = (),
         history_audio: Sequence[np.ndarray] = (),
+        should_stop: StopFlag | None = None,
         **generation,
     ) -> Iterator[str]:
-        """Yield the answer's text as it is produced."""
+        """Yield the answer's text as it is produced (`should_stop`: as in `generate_batch`)."""
         from transformers import TextIteratorStreamer
 
         config = self.generation.with_overrides(**generation)
@@ -339,6 +440,8 @@ class Pipeline:
                     audio = self._check_context(batch, config, chunk)
                     context, rescorers = self._decode_context(batch, audio), active_rescorers(config)
                     kwargs = self._generate_kwargs(context, rescorers, config)  # streamed: no rewriting after
+                    if should_stop is not None:
+                        kwargs["stopping_criteria"] = stop_when(should_stop)
                     self.model.generate(**batch, audio_encoding=audio, **kwargs, streamer=streamer)
             except BaseException as err:  # surfaced to the caller below
                 errors.append(err)

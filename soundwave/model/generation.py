@@ -13,20 +13,7 @@ import warnings
 import torch
 from torch import Tensor
 
-
-def llm_cache(output) -> object | None:
-    """The KV cache an LLM output carries: `cache` from transformers 5.24 on, `past_key_values` before it."""
-    cache = getattr(output, "cache", None)
-    return cache if cache is not None else getattr(output, "past_key_values", None)
-
-
-def cache_kwargs(cache) -> dict:
-    """The LLM forward's keyword for a KV cache: `cache` from transformers 5.24 on, `past_key_values` before it."""
-    import transformers
-    from packaging.version import Version
-
-    renamed = Version(transformers.__version__).release >= (5, 24)
-    return {"cache" if renamed else "past_key_values": cache}
+from soundwave.model.speculative import can_speculate, speculative_greedy
 
 
 def move_padding_left(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -55,13 +42,16 @@ class AudioGenerationMixin:
         windows_per_item: Tensor | None = None,
         audio_encoding=None,
         audios_per_row: Tensor | None = None,
+        draft_ids: list[list[int]] | None = None,
         **generate_kwargs,
     ) -> Tensor:
         """Generate from left-padded prompts (right-padded ones are moved left).
 
         Returns the prompt ids followed by the new ids, (B * num_return_sequences, S + N), as transformers does for
         `input_ids` (right-padded prompts come back moved left); `return_dict_in_generate=True` gives the same in
-        `.sequences`. `audio_encoding` (from `encode_audio`) skips encoding the audio again.
+        `.sequences`. `audio_encoding` (from `encode_audio`) skips encoding the audio again. `draft_ids` (a draft
+        per row, e.g. the CTC head's transcript) decode greedy requests speculatively (`speculative.py`): the same
+        ids in fewer LLM passes; the returned dict then also has `llm_forward_passes`.
         """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -69,6 +59,14 @@ class AudioGenerationMixin:
         audio = audio_encoding or self.encode_audio(audios, audio_lengths, windows_per_item)
         inputs = self.splice(input_ids, attention_mask, audio, padding_side="left", audios_per_row=audios_per_row)
         generate_kwargs.setdefault("pad_token_id", self.config.llm_pad_token_id)
+        if draft_ids is not None:
+            as_dict = generate_kwargs.pop("return_dict_in_generate", False)
+            if can_speculate(generate_kwargs):
+                result = speculative_greedy(
+                    self.llm, inputs.embeds, inputs.attention_mask, inputs.position_ids, draft_ids, **generate_kwargs
+                )
+                return with_prompt(input_ids, result if as_dict else result.sequences)
+            generate_kwargs["return_dict_in_generate"] = as_dict
         with warnings.catch_warnings():
             # the prompt is embeddings (speech + text): a repetition penalty counts the answer's tokens, as intended
             warnings.filterwarnings("ignore", message="Passing `repetition_penalty` with `inputs_embeds`")

@@ -21,7 +21,8 @@ from soundwave.model.align_adapter import AlignAdapter, ctc_greedy_ids
 from soundwave.model.audio_encoder import AudioEncoder
 from soundwave.model.checkpoint import load_released, save_soundwave
 from soundwave.model.configuration import SoundwaveConfig
-from soundwave.model.generation import AudioGenerationMixin, llm_cache
+from soundwave.model.generation import AudioGenerationMixin
+from soundwave.model.kv_cache import llm_cache
 from soundwave.model.losses import audio_ctc_loss, lm_loss
 from soundwave.model.shrink_adapter import ShrinkAdapter
 from soundwave.model.spelling import SpellingHead, greedy_spelling

@@ -29,7 +29,8 @@ from transformers.utils import ModelOutput
 
 from soundwave.errors import ConfigError
 from soundwave.model.align_adapter import stack_frames
-from soundwave.model.generation import AudioGenerationMixin, llm_cache
+from soundwave.model.generation import AudioGenerationMixin
+from soundwave.model.kv_cache import llm_cache
 from soundwave.model.losses import lm_loss
 from soundwave.model.pretrained import add_token, load_llm, resolve_base, set_pad_and_eos
 from soundwave.model.projector import Projector

@@ -6,7 +6,9 @@
     GET  /v1/models, /health, /openapi.json, and / (the web page)
 
 Requests go through one `Batcher` (bounded queue -> `generate_batch` on one model thread). Audio comes only
-from the request body (base64 or upload), never from a server-side path.
+from the request body (base64 or upload), never from a server-side path. The limits of `ServerSettings` are
+checked before a request is queued (body size and time, prompt tokens, audio seconds of all its recordings
+together); a request that times out (504) or whose client disconnects stops its generation at the next step.
 """
 
 # No `from __future__ import annotations` here: FastAPI must evaluate the routes' hints, which name locals
@@ -14,7 +16,7 @@ from the request body (base64 or upload), never from a server-side path.
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated, Literal
@@ -46,7 +48,7 @@ from soundwave.serving.schemas import (
 from soundwave.serving.settings import ServerSettings
 
 CHAT, TRANSCRIPTIONS = "/v1/chat/completions", "/v1/audio/transcriptions"
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 415, 429, 504)}
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 408, 413, 415, 429, 504)}
 
 
 def _page() -> str:
@@ -57,8 +59,8 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
     """The server for one loaded pipeline.
 
     Args:
-        pipeline: a `soundwave.Pipeline` (or anything with its `generate_batch`, `stream`, `generation` and
-            `tokenizer`).
+        pipeline: a `soundwave.Pipeline` (or anything with its `generate_batch`, `transcribe_batch` and `stream`,
+            each taking `should_stop`, and its `generation`, `transcription` and `tokenizer`).
         settings: limits, batching and the API key (defaults: `ServerSettings()`).
 
     Returns:
@@ -70,6 +72,7 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
     started = int(time.time())
     page = _page()
     body_limit = settings.max_upload_bytes * 4 // 3 + 1_000_000  # base64 is 4/3 of the audio, + JSON/form fields
+    prompt_limit = chat.prompt_limit(pipeline, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,8 +89,9 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.batcher, app.state.settings = batcher, settings
-    app.add_middleware(BodyLimit, max_body_bytes=body_limit)
-    install_error_handlers(app, {CHAT: "application/json", TRANSCRIPTIONS: "multipart/form-data"}, body_limit)
+    app.add_middleware(BodyLimit, max_body_bytes=body_limit, body_timeout=settings.body_timeout)
+    content_types = {CHAT: "application/json", TRANSCRIPTIONS: "multipart/form-data"}
+    install_error_handlers(app, content_types, body_limit, settings.body_timeout)
     bearer = HTTPBearer(auto_error=False, description="required when the server was started with --api-key")
 
     def require_key(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None) -> None:
@@ -128,15 +132,32 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
             return ApiError(400, f"generation failed: {err}", code="generation_failed")
         return ApiError(500, f"generation failed: {type(err).__name__}: {err}", code="internal_error")
 
-    async def answer(item: Item, options: dict, deadline: float, transcribe: bool = False) -> Result:
+    async def settled(waiting: Awaitable, http: Request, deadline: float, give_up: Callable[[], None]) -> object:
+        """What `waiting` gives, unless the deadline passes (504) or the client disconnects first: then `give_up()`
+        (its generation stops at the next step) and raise. Exceptions of `waiting` are raised as they are."""
+        waiting, gone = asyncio.ensure_future(waiting), asyncio.ensure_future(disconnected(http))
+        try:
+            timeout = max(deadline - time.monotonic(), 0.001)
+            done, _ = await asyncio.wait({waiting, gone}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if waiting in done:
+            return waiting.result()
+        waiting.cancel()
+        give_up()
+        if gone in done:  # nobody reads the answer; uvicorn drops it
+            raise ApiError(499, "the client closed the connection", code="client_closed")
+        raise timed_out()
+
+    async def answer(item: Item, options: dict, deadline: float, http: Request, transcribe: bool = False) -> Result:
         try:
             future = batcher.submit(item, options, transcribe=transcribe)
         except asyncio.QueueFull:
             raise busy() from None
-        try:
-            result = await asyncio.wait_for(future, max(deadline - time.monotonic(), 0.001))
-        except TimeoutError:
-            raise timed_out() from None
+        try:  # cancelling the future gives the job up (see Batcher)
+            result = await settled(future, http, deadline, give_up=lambda: None)
+        except ApiError:
+            raise
         except Exception as err:
             raise failed(err) from err
         if result.error is not None:
@@ -170,7 +191,7 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
         dependencies=guarded,
         responses=ERRORS | {200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE if stream"}},
     )
-    async def chat_completions(request: ChatCompletionRequest):
+    async def chat_completions(request: ChatCompletionRequest, http: Request):
         deadline = time.monotonic() + settings.timeout
         if request.stream and request.stream_options and request.stream_options.include_usage:
             raise ApiError(
@@ -180,22 +201,20 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
             )
         options = chat.generation_options(request)
         check_options(options)
+        await run_in_threadpool(chat.check_prompt_size, request, pipeline.tokenizer, prompt_limit)
         item = await run_in_threadpool(chat.to_item, request, settings)
         if request.stream:
-            return await stream(item, options, deadline)
-        result = await answer(item, options, deadline)
+            return await stream(item, options, deadline, http)
+        result = await answer(item, options, deadline, http)
         return chat.completion(result, settings.model_name, options, pipeline.generation.max_new_tokens)
 
-    async def stream(item: Item, options: dict, deadline: float) -> StreamingResponse:
+    async def stream(item: Item, options: dict, deadline: float, http: Request) -> StreamingResponse:
         try:
             job = batcher.submit_stream(item, options)
         except asyncio.QueueFull:
             raise busy() from None
-        try:  # wait for the first piece before answering 200, so a timeout or a bad input is still a 4xx/5xx
-            first = await asyncio.wait_for(job.next_event(), max(deadline - time.monotonic(), 0.001))
-        except TimeoutError:
-            job.cancel()
-            raise timed_out() from None
+        # wait for the first piece before answering 200, so a timeout or a bad input is still a 4xx/5xx
+        first = await settled(job.next_event(), http, deadline, give_up=job.cancel)
         if first[0] == "error":
             raise failed(first[1])  # type: ignore[arg-type]
         return StreamingResponse(
@@ -255,7 +274,7 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
         raw = await file.read()
         wave = await run_in_threadpool(load_request_audio, raw, f"file {file.filename!r}", settings)
         item = Item(wave, TRANSCRIBE_PROMPT, sampling_rate=16_000)
-        result = await answer(item, options, deadline, transcribe=True)
+        result = await answer(item, options, deadline, request, transcribe=True)
         if response_format == "text":
             return PlainTextResponse(result.text)
         usage = TranscriptionUsage(
@@ -266,6 +285,13 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
         return Transcription(text=result.text, usage=usage)
 
     return app
+
+
+async def disconnected(http: Request) -> None:
+    """Return when the client disconnects. Call it after the body is read: the next ASGI message is then the
+    disconnect (uvicorn sends it when the connection closes; the test client, after the response)."""
+    while (await http.receive())["type"] != "http.disconnect":
+        pass
 
 
 TRANSCRIPTION_FIELDS = {"file", "model", "prompt", "response_format", "temperature", "language"}

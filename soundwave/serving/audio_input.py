@@ -1,25 +1,24 @@
 """Audio from a request (base64 or an uploaded file, never a server-side path) -> 16 kHz array, within the limits.
 
-Limits are checked before the expensive step: the byte size before decoding, the duration from the file's
-header (when soundfile can read it) before decoding the samples, and the decoded duration after.
+Limits are checked before the expensive step: the byte size before decoding; the duration against what is left
+of the request's audio budget (`max_audio_seconds` counts all of a request's recordings together), from the
+file's header when it has one, and otherwise by decoding no further than that budget (`load_audio(max_seconds=)`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
 import re
 
 import numpy as np
 
 from soundwave.audio import SAMPLE_RATE, load_audio
-from soundwave.errors import AudioError
+from soundwave.errors import AudioError, AudioTooLong
 from soundwave.serving.errors import ApiError
 from soundwave.serving.settings import ServerSettings
 
 _DATA_URL = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
-_NOISE = re.compile(r"<bytes>: |Error opening <_io\.BytesIO object at 0x[0-9a-f]+>: ")  # load_audio's in-memory names
 
 
 def decode_base64(data: str, where: str, settings: ServerSettings) -> bytes:
@@ -47,51 +46,43 @@ def _too_big(where: str, size: int, settings: ServerSettings) -> ApiError:
     )
 
 
-def _too_long(where: str, seconds: float, settings: ServerSettings) -> ApiError:
+def _too_long(where: str, err: AudioTooLong, used: float, settings: ServerSettings) -> ApiError:
+    length = f"{err.seconds:.1f} s of audio" if err.seconds is not None else "the audio"
+    before = f" ({used:.1f} s in the request's earlier recordings)" if used else ""
     return ApiError(
         413,
-        f"{where}: {seconds:.1f} s of audio is over the limit of {settings.max_audio_seconds:g} s "
-        "(--max-audio-seconds)",
+        f"{where}: {length} is over the request's limit of {settings.max_audio_seconds:g} s of audio, all "
+        f"recordings together{before} (--max-audio-seconds)",
         code="audio_too_long",
         param=where,
     )
 
 
-def _header_seconds(raw: bytes) -> float | None:
-    """Duration from the file header, without decoding; None when soundfile cannot tell."""
-    import soundfile as sf
-
-    try:
-        info = sf.info(io.BytesIO(raw))
-    except Exception:  # not a format soundfile reads: load_audio decides (ffmpeg or a clear error)
-        return None
-    return info.frames / info.samplerate if info.samplerate and info.frames > 0 else None
-
-
-def load_request_audio(raw: bytes, where: str, settings: ServerSettings) -> np.ndarray:
+def load_request_audio(raw: bytes, where: str, settings: ServerSettings, used: float = 0.0) -> np.ndarray:
     """Decode uploaded audio bytes to a (n,) float32 16 kHz waveform. Runs in a worker thread (CPU-bound).
 
     Args:
         raw: the audio file's bytes.
         where: what to name in errors, e.g. "messages[0].content[1].input_audio" or "file 'a.wav'".
         settings: the limits.
+        used: seconds of audio the request's earlier recordings took from `settings.max_audio_seconds`.
 
     Raises:
-        ApiError: 400 for empty / unreadable audio, 413 over the size or duration limit.
+        ApiError: 400 for empty / unreadable / out-of-range audio, 413 over the size or duration limit.
     """
     if not raw:
         raise ApiError(400, f"{where}: the audio is empty (0 bytes)", code="empty_audio", param=where)
     if len(raw) > settings.max_upload_bytes:
         raise _too_big(where, len(raw), settings)
-    seconds = _header_seconds(raw)
-    if seconds is not None and seconds > settings.max_audio_seconds:
-        raise _too_long(where, seconds, settings)
     try:
-        wave = load_audio(raw)
+        return load_audio(raw, max_seconds=settings.max_audio_seconds - used, name=where)
+    except AudioTooLong as err:
+        raise _too_long(where, err, used, settings) from err
     except AudioError as err:
-        reason = _NOISE.sub("", str(err))
-        message = f"{where}: {reason}; send a wav, flac, ogg or mp3 file"
+        message = f"{err}; send a wav, flac, ogg or mp3 file"
         raise ApiError(400, message, code="invalid_audio", param=where) from err
-    if wave.shape[0] / SAMPLE_RATE > settings.max_audio_seconds:
-        raise _too_long(where, wave.shape[0] / SAMPLE_RATE, settings)
-    return wave
+
+
+def seconds(wave: np.ndarray) -> float:
+    """Duration of a 16 kHz waveform."""
+    return wave.shape[0] / SAMPLE_RATE

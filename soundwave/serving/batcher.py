@@ -5,6 +5,10 @@ A bounded asyncio queue sits in front of the model. A collector task takes the f
 per group) and runs each group on the single model thread. Streaming jobs go through the same queue but run
 alone, with `pipeline.stream` on that thread, their pieces passed back to the event loop. A full queue raises
 `asyncio.QueueFull` at once (the route answers 429); nothing piles up unbounded.
+
+Work given up is not finished: a job whose future is cancelled (the route's timeout, or its client gone) or whose
+stream is cancelled is skipped if it has not started, and stops its `generate` call at the next decoding step if
+it has (the pipeline's `should_stop`; a call answering several jobs stops when all of them are given up).
 """
 
 from __future__ import annotations
@@ -28,8 +32,15 @@ class _Job:
     options: dict
     future: asyncio.Future | None = None  # batch job: its Result
     events: asyncio.Queue | None = None  # stream job: ("piece", str) ... then ("end", None) or ("error", exc)
-    cancelled: bool = False  # stream job given up by its client: stop at the next piece
+    cancelled: bool = False  # given up (timed out, client gone): skip it, or stop its generation at the next step
     transcribe: bool = False  # answered by `transcribe_batch` (the model's transcription decoding)
+
+    def __post_init__(self) -> None:
+        if self.future is not None:  # the route cancels the future when it gives up on it
+            self.future.add_done_callback(lambda future: future.cancelled() and self.cancel())
+
+    def cancel(self) -> None:
+        self.cancelled = True  # a plain flag: the model thread reads it between decoding steps
 
     def key(self) -> tuple:
         """Jobs with equal keys can share a `generate_batch` call; a seeded job runs alone so it reproduces."""
@@ -52,7 +63,7 @@ class StreamJob:
         return kind, value
 
     def cancel(self) -> None:
-        self._job.cancelled = True
+        self._job.cancel()
 
     async def pieces(self) -> AsyncIterator[str]:
         while True:
@@ -68,8 +79,8 @@ class Batcher:
     """Feeds one pipeline from a bounded queue. `start()` inside the running event loop, `stop()` at shutdown.
 
     Args:
-        pipeline: anything with `generate_batch(items, **options)` and `stream(audio, prompt, history,
-            history_audio, **options)` (a `soundwave.Pipeline`).
+        pipeline: anything with `generate_batch(items, should_stop=None, **options)`, `transcribe_batch` alike, and
+            `stream(audio, prompt, history, history_audio, should_stop=None, **options)` (a `soundwave.Pipeline`).
         max_batch: most jobs per `generate_batch` call.
         queue_size: most jobs waiting; `submit` raises `asyncio.QueueFull` beyond it.
         batch_wait_ms: how long to wait for more jobs after the first one arrives.
@@ -155,26 +166,39 @@ class Batcher:
         loop = asyncio.get_running_loop()
         groups: dict[tuple, list[_Job]] = {}
         for job in jobs:
-            if job.future is not None and not job.future.done():  # skip the ones that timed out while waiting
+            if job.future is not None and not job.future.done():  # skip the ones given up while waiting
                 groups.setdefault(job.key(), []).append(job)
         for group in groups.values():
-            self.batch_sizes.append(len(group))
-            method = self.pipeline.transcribe_batch if group[0].transcribe else self.pipeline.generate_batch
-            call = partial(method, [job.item for job in group], **group[0].options)
-            try:
-                results: list[Result] = await loop.run_in_executor(self._executor, call)
-            except Exception as err:
-                logger.exception("generate_batch failed for %d item(s)", len(group))
-                for job in group:
-                    if not job.future.done():
-                        job.future.set_exception(err)
-                continue
-            for job, result in zip(group, results, strict=True):
-                if not job.future.done():
-                    job.future.set_result(result)
+            await self._answer(group)
         for job in jobs:
             if job.events is not None and not job.cancelled:
                 await loop.run_in_executor(self._executor, self._pump, job, loop)
+
+    async def _answer(self, group: list[_Job]) -> None:
+        """One `generate_batch` call for jobs with equal options; if it raises, each job again alone, so a bad
+        request fails only itself, never the requests it happened to be batched with."""
+        group = [job for job in group if not job.cancelled]  # given up while an earlier group ran
+        if not group:
+            return
+        self.batch_sizes.append(len(group))
+        method = self.pipeline.transcribe_batch if group[0].transcribe else self.pipeline.generate_batch
+        should_stop = partial(_all_cancelled, tuple(group))
+        call = partial(method, [job.item for job in group], should_stop=should_stop, **group[0].options)
+        try:
+            results: list[Result] = await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        except Exception as err:
+            if len(group) > 1:
+                logger.warning("a batch of %d raised (%s); answering its requests one by one", len(group), err)
+                for job in group:
+                    await self._answer([job])
+                return
+            logger.exception("generate_batch failed for %d item(s)", len(group))
+            if not group[0].future.done():
+                group[0].future.set_exception(err)
+            return
+        for job, result in zip(group, results, strict=True):
+            if not job.future.done():
+                job.future.set_result(result)
 
     def _pump(self, job: _Job, loop: asyncio.AbstractEventLoop) -> None:
         """On the model thread: run `pipeline.stream` and hand each piece to the event loop."""
@@ -184,7 +208,10 @@ class Batcher:
 
         item = job.item
         try:
-            stream = self.pipeline.stream(item.audio, item.prompt, item.history, item.history_audio, **job.options)
+            stream = self.pipeline.stream(
+                item.audio, item.prompt, item.history, item.history_audio, should_stop=lambda: job.cancelled,
+                **job.options,
+            )  # fmt: skip
             for piece in stream:
                 if job.cancelled:
                     stream.close()
@@ -194,3 +221,8 @@ class Batcher:
             emit("error", err)
         else:
             emit("end", None)
+
+
+def _all_cancelled(jobs: tuple[_Job, ...]) -> bool:
+    """True once every job of a `generate` call is given up: the call may stop."""
+    return all(job.cancelled for job in jobs)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 
 from soundwave.inference.pipeline import Item, Result
 from soundwave.prompts import TRANSCRIBE_PROMPT, Turn
-from soundwave.serving.audio_input import decode_base64, load_request_audio
+from soundwave.serving.audio_input import decode_base64, load_request_audio, seconds
 from soundwave.serving.errors import ApiError
 from soundwave.serving.schemas import (
     DECODING_FIELDS,
@@ -55,8 +56,69 @@ def generation_options(request: ChatCompletionRequest) -> dict:
     return options
 
 
+@dataclass(frozen=True)
+class PromptLimit:
+    """The most text tokens a request's messages may hold, and what sets it (for the error message)."""
+
+    tokens: int
+    source: str
+    chars_per_token: int | None  # the tokenizer's longest token: text over `tokens` x this is refused untokenized
+
+
+def prompt_limit(pipeline, settings: ServerSettings) -> PromptLimit:
+    """`settings.max_prompt_tokens`, or the model's context when smaller."""
+    limit = PromptLimit(settings.max_prompt_tokens, "--max-prompt-tokens", _longest_token(pipeline.tokenizer))
+    context = getattr(pipeline, "context_length", None)
+    if context is not None and context < limit.tokens:
+        return PromptLimit(context, "the model's context", limit.chars_per_token)
+    return limit
+
+
+def _longest_token(tokenizer) -> int | None:
+    """Characters of the tokenizer's longest vocabulary entry: no token covers more characters of text (byte-level
+    and SentencePiece vocabularies spell each byte or character with at least one). None when it has no vocab."""
+    vocab = getattr(tokenizer, "get_vocab", None)
+    return max(map(len, vocab()), default=None) if vocab is not None else None
+
+
+def check_prompt_size(request: ChatCompletionRequest, tokenizer, limit: PromptLimit) -> None:
+    """Refuse a request whose messages' text is over `limit` tokens: text too long to fit even at the longest
+    token is refused without tokenizing it (a 5 MB prompt costs nothing), the rest is counted.
+
+    Raises:
+        ApiError: 400 `context_length_exceeded`.
+    """
+    texts = [text for message in request.messages for text in _texts(message.content)]
+    chars = sum(map(len, texts))
+    if limit.chars_per_token is not None and chars > limit.tokens * limit.chars_per_token:
+        raise ApiError(
+            400,
+            f"messages: {chars:,} characters of text cannot fit in {limit.tokens:,} tokens ({limit.source}; no "
+            f"token of this model spells more than {limit.chars_per_token} characters)",
+            code="context_length_exceeded",
+            param="messages",
+        )
+    tokens = sum(len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts)
+    if tokens > limit.tokens:
+        raise ApiError(
+            400,
+            f"messages: {tokens:,} tokens of text, over the limit of {limit.tokens:,} ({limit.source})",
+            code="context_length_exceeded",
+            param="messages",
+        )
+
+
+def _texts(content) -> list[str]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [content]
+    return [part.text for part in content if not isinstance(part, InputAudioPart)]
+
+
 def to_item(request: ChatCompletionRequest, settings: ServerSettings) -> Item:
-    """Build the pipeline item, decoding every recording (CPU-bound: call it from a worker thread).
+    """Build the pipeline item, decoding every recording (CPU-bound: call it from a worker thread). The
+    recordings share `settings.max_audio_seconds`: none is decoded past what the earlier ones left.
 
     Raises:
         ApiError: 400 for a conversation the model cannot take, or bad audio; 413 over a limit.
@@ -66,10 +128,11 @@ def to_item(request: ChatCompletionRequest, settings: ServerSettings) -> Item:
     last = len(request.messages) - 1
     if request.messages[last].role != "user":
         raise ApiError(400, f"messages[{last}]: the last message must have role 'user'", param="messages")
-    audio, prompt = None, ""
+    audio, prompt, used = None, "", 0.0
     for index, message in enumerate(request.messages):
         where = f"messages[{index}]"
-        text, recording = _parts(message.content, where, message.role, settings)
+        text, recording = _parts(message.content, where, message.role, settings, used)
+        used += seconds(recording) if recording is not None else 0.0
         if index == last:
             audio, prompt = recording, text
         elif message.role in ("system", "developer"):
@@ -85,8 +148,8 @@ def to_item(request: ChatCompletionRequest, settings: ServerSettings) -> Item:
     return Item(audio, prompt, tuple(history), sampling_rate=16_000, history_audio=tuple(history_audio))
 
 
-def _parts(content, where: str, role: str, settings: ServerSettings):
-    """(text, waveform or None) of one message's content."""
+def _parts(content, where: str, role: str, settings: ServerSettings, used: float):
+    """(text, waveform or None) of one message's content; `used`: seconds of audio the earlier messages took."""
     if content is None:
         return "", None
     if isinstance(content, str):
@@ -100,7 +163,7 @@ def _parts(content, where: str, role: str, settings: ServerSettings):
             if recording is not None:
                 raise ApiError(400, f"{part_where}: at most one input_audio part per message", param=part_where)
             raw = decode_base64(part.input_audio.data, part_where, settings)
-            recording = load_request_audio(raw, part_where, settings)
+            recording = load_request_audio(raw, part_where, settings, used)
         else:
             texts.append(part.text)
     return "\n".join(texts), recording

@@ -1,11 +1,13 @@
 """OpenAI-style errors: every 4xx/5xx body is `{"error": {"message", "type", "code", "param"}}`.
 
 `ApiError` is raised by the routes; `install_error_handlers` turns it, FastAPI's validation errors (malformed
-JSON, wrong fields, wrong Content-Type) and Starlette's HTTP errors (404, 405, the body-size 413) into that shape.
+JSON, wrong fields, wrong Content-Type) and Starlette's HTTP errors (404, 405, the body-size 413, the body-time
+408) into that shape.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import FastAPI, Request
@@ -23,6 +25,7 @@ _TYPES = {
     401: "invalid_request_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    408: "timeout_error",
     413: "invalid_request_error",
     415: "invalid_request_error",
     429: "rate_limit_error",
@@ -43,6 +46,8 @@ class ApiError(Exception):
         param: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        # a message may quote the request (a field name, a file name): lone surrogates in it could not be sent
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.status, self.message, self.code, self.param, self.headers = status, message, code, param, headers
 
@@ -108,21 +113,38 @@ def body_too_large(max_body_bytes: int) -> ApiError:
     )
 
 
+def body_too_slow(body_timeout: float) -> ApiError:
+    return ApiError(
+        408,
+        f"the request body did not arrive within {body_timeout:g} s (--body-timeout)",
+        code="request_timeout",
+        headers={"Connection": "close"},  # the rest of the body may still be on its way: do not read it
+    )
+
+
 class _BodyTooLarge(HTTPException):
     def __init__(self) -> None:
         super().__init__(status_code=413, detail="request body too large")
 
 
+class _BodyTooSlow(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(status_code=408, detail="request body too slow")
+
+
 class BodyLimit:
-    """Answer 413 (OpenAI-style) for a request body over `max_body_bytes`.
+    """Answer 413 (OpenAI-style) for a request body over `max_body_bytes`, and 408 for one that takes longer than
+    `body_timeout` seconds to arrive (uvicorn has no read timeout of its own: a client that sends half a body and
+    waits would hold its buffer forever).
 
     A Content-Length over the limit is refused before anything is read; a body without one (chunked) is counted
     as it is read, and stopped at the limit. (FastAPI's own `max_body_size` answers in plain text, and replaces
-    any other 413 when the Content-Length is over, so it cannot give OpenAI's error shape.)
+    any other 413 when the Content-Length is over, so it cannot give OpenAI's error shape.) The time counts from
+    the request's headers to the body's last byte; waiting for a disconnect after the body is not limited.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
-        self.app, self.max_body_bytes = app, max_body_bytes
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout: float | None = None) -> None:
+        self.app, self.max_body_bytes, self.body_timeout = app, max_body_bytes, body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -132,15 +154,26 @@ class BodyLimit:
         if length.isdigit() and int(length) > self.max_body_bytes:
             await body_too_large(self.max_body_bytes).response()(scope, receive, send)
             return
-        total, started = 0, False
+        total, started, complete = 0, False, False
+        loop = asyncio.get_running_loop()
+        deadline = None if self.body_timeout is None else loop.time() + self.body_timeout
 
         async def counted() -> Message:
-            nonlocal total
-            message = await receive()
+            nonlocal total, complete
+            if complete or deadline is None:
+                message = await receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
+                except TimeoutError:
+                    raise _BodyTooSlow from None  # an HTTPException, as below
             if message["type"] == "http.request":
                 total += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if total > self.max_body_bytes:
                     raise _BodyTooLarge  # an HTTPException: FastAPI re-raises it to our handler
+            else:
+                complete = True  # http.disconnect: no more body
             return message
 
         async def watched(message: Message) -> None:
@@ -150,13 +183,16 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, watched)
-        except _BodyTooLarge:
+        except (_BodyTooLarge, _BodyTooSlow) as err:
             if started:
                 raise
-            await body_too_large(self.max_body_bytes).response()(scope, receive, send)
+            error = body_too_large(self.max_body_bytes) if err.status_code == 413 else body_too_slow(self.body_timeout)
+            await error.response()(scope, receive, send)
 
 
-def install_error_handlers(app: FastAPI, expected_content_types: dict[str, str], max_body_bytes: int) -> None:
+def install_error_handlers(
+    app: FastAPI, expected_content_types: dict[str, str], max_body_bytes: int, body_timeout: float | None = None
+) -> None:
     """Answer every error in OpenAI's shape.
 
     Args:
@@ -164,6 +200,7 @@ def install_error_handlers(app: FastAPI, expected_content_types: dict[str, str],
         expected_content_types: route path -> required media type; a request with another one that fails
             validation is answered 415 naming both.
         max_body_bytes: the request-body limit, named in the 413 message.
+        body_timeout: the request-body time limit, named in the 408 message.
     """
 
     @app.exception_handler(ApiError)
@@ -184,6 +221,8 @@ def install_error_handlers(app: FastAPI, expected_content_types: dict[str, str],
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 413:
             return body_too_large(max_body_bytes).response()
+        if exc.status_code == 408 and body_timeout is not None:
+            return body_too_slow(body_timeout).response()
         if exc.status_code == 404:
             message = f"no route {request.method} {request.url.path}; see /openapi.json"
             return ApiError(404, message, code="not_found").response()

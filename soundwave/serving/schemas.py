@@ -1,16 +1,20 @@
 """Request and response bodies of the OpenAI-compatible API (the subset a speech model can honour).
 
 Unknown request fields are rejected (as OpenAI does) rather than silently ignored, so a typo such as
-`max_token` is a 400 that names it.
+`max_token` is a 400 that names it. Every text field is `Text`: a lone surrogate (`"\\ud800"`, valid JSON but not
+valid Unicode text) is a 400 naming the field, on the streaming and the plain path alike.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from soundwave.options import OPTIONS, option_type
+from soundwave.prompts import check_text
+
+Text = Annotated[str, AfterValidator(lambda text: check_text(text, "text"))]  # encodable: tokenizers can take it
 
 AudioFormat = Literal["wav", "mp3", "flac", "ogg"]
 
@@ -22,7 +26,7 @@ class _Strict(BaseModel):
 # ---- chat completions: request -------------------------------------------------------------------------------------
 class TextPart(_Strict):
     type: Literal["text"]
-    text: str
+    text: Text
 
 
 class InputAudio(_Strict):
@@ -40,8 +44,8 @@ ContentPart = Annotated[TextPart | InputAudioPart, Field(discriminator="type")]
 
 class Message(_Strict):
     role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[ContentPart] | None = None
-    name: str | None = None
+    content: Text | list[ContentPart] | None = None
+    name: Text | None = None
 
 
 class StreamOptions(_Strict):
@@ -51,16 +55,16 @@ class StreamOptions(_Strict):
 class _ChatCompletionFields(_Strict):
     """`POST /v1/chat/completions`. The last message must be the user's; earlier ones become history."""
 
-    model: str | None = Field(default=None, description="accepted for compatibility; the server has one model")
+    model: Text | None = Field(default=None, description="accepted for compatibility; the server has one model")
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(default=None, ge=0, le=2, description="0 means greedy decoding")
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1, description="wins over max_tokens")
-    stop: str | list[str] | None = Field(default=None, description="up to 4 stop strings")
+    stop: Text | list[Text] | None = Field(default=None, description="up to 4 stop strings")
     n: int = Field(default=1, ge=1, le=1, description="only 1 is supported")
-    user: str | None = None
+    user: Text | None = None
 
 
 # OpenAI's names for options (temperature 0 means greedy; max_tokens is max_new_tokens); every other decoding option

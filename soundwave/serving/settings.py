@@ -19,8 +19,14 @@ class ServerSettings:
         batch_wait_ms: how long the worker waits for more requests to join a batch.
         queue_size: most requests waiting; one more is answered 429 at once.
         max_upload_mb: largest request body / audio file, in MB (10**6 bytes).
-        max_audio_seconds: longest recording accepted.
-        timeout: seconds a request may wait and run before it is answered 504.
+        max_audio_seconds: most audio in one request, all its recordings together (history included); no
+            recording is decoded past what is left of it.
+        max_prompt_tokens: most text tokens in one request's messages, all together (the model's context bounds
+            them too); counted before the request is queued, and text far over it is refused without tokenizing.
+        timeout: seconds a request may wait and run before it is answered 504; its generation then stops at the
+            next decoding step, as it does when the client disconnects.
+        body_timeout: seconds a client has to send the whole request body; a slower one is answered 408 and its
+            connection closed (uvicorn has no such timeout of its own).
     """
 
     model_name: str = field(default="soundwave", metadata={"help": "model id reported by /v1/models"})
@@ -31,11 +37,20 @@ class ServerSettings:
     batch_wait_ms: float = field(default=5.0, metadata={"help": "ms to wait for more requests to join a batch"})
     queue_size: int = field(default=64, metadata={"help": "most waiting requests; more get 429"})
     max_upload_mb: float = field(default=25.0, metadata={"help": "largest request body / audio file in MB"})
-    max_audio_seconds: float = field(default=600.0, metadata={"help": "longest recording accepted, seconds"})
+    max_audio_seconds: float = field(
+        default=600.0, metadata={"help": "most seconds of audio in one request, all its recordings together"}
+    )
+    max_prompt_tokens: int = field(
+        default=8_192, metadata={"help": "most text tokens in one request's messages, all together"}
+    )
     timeout: float = field(default=120.0, metadata={"help": "seconds before a request is answered 504"})
+    body_timeout: float = field(default=60.0, metadata={"help": "seconds to send a request body; slower gets 408"})
 
     def __post_init__(self) -> None:
-        for name in ("max_batch", "queue_size", "max_upload_mb", "max_audio_seconds", "timeout"):
+        for name in (
+            "max_batch", "queue_size", "max_upload_mb", "max_audio_seconds", "max_prompt_tokens", "timeout",
+            "body_timeout",
+        ):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"ServerSettings.{name} must be > 0, got {getattr(self, name)}")
         if self.batch_wait_ms < 0:

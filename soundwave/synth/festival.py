@@ -73,6 +73,15 @@ class FestivalProcess:
 
     def say(self, voice: str, text: str) -> tuple[np.ndarray, int]:
         """Speak `text` with festival voice `voice` (our name: kal, ked, slt); return (waveform, rate)."""
+        wave, rate, _ = self._speak(voice, text, timed=False)
+        return wave, rate
+
+    def say_timed(self, voice: str, text: str) -> tuple[np.ndarray, int, list[tuple[str, float, float]]]:
+        """`say`, plus each word festival spoke (its own normalized form: "twenty one" for "21") with its start and
+        end in seconds: the exact times of what it synthesized (`word_start` / `word_end` of the Word relation)."""
+        return self._speak(voice, text, timed=True)
+
+    def _speak(self, voice: str, text: str, timed: bool) -> tuple[np.ndarray, int, list[tuple[str, float, float]]]:
         import soundfile as sf
 
         if voice != self._voice:
@@ -83,11 +92,22 @@ class FestivalProcess:
         wav = Path(self._tmpdir.name) / "say.wav"
         wav.unlink(missing_ok=True)
         quoted = text.replace("\\", " ").replace('"', "'")
-        out = self.command(f'(utt.save.wave (utt.synth (Utterance Text "{quoted}")) "{wav}" \'riff)')
+        scheme = f'(utt.save.wave (set! soundwave_utt (utt.synth (Utterance Text "{quoted}"))) "{wav}" \'riff)'
+        if timed:
+            scheme += (
+                '(mapcar (lambda (w) (format t "@word %s %f %f\\n" (item.name w) (item.feat w "word_start") '
+                "(item.feat w \"word_end\"))) (utt.relation.items soundwave_utt 'Word))"
+            )
+        out = self.command(scheme)
         if "SIOD ERROR" in out or not wav.is_file():
             raise SynthesisError(f"festival:{voice}: failed on {text[:60]!r} ({out.strip() or 'no wav written'})")
         wave, rate = sf.read(wav, dtype="float32", always_2d=False)
-        return wave, int(rate)
+        words = []
+        for line in out.splitlines():
+            if line.startswith("@word "):
+                name, start, end = line.split()[1:4]
+                words.append((name, float(start), float(end)))
+        return wave, int(rate), words
 
 
 _PROCESS: FestivalProcess | None = None

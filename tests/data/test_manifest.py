@@ -138,6 +138,19 @@ def test_empty_manifest_is_an_error(tmp_path):
         read_manifest(tmp_path / "absent.jsonl")
 
 
+def test_binary_file_is_a_clear_error_and_a_non_utf8_line_is_skipped(tmp_path, tone):
+    binary = tmp_path / "weights.jsonl"
+    binary.write_bytes(b"PK\x03\x04\x14\x00\x08\x08\x08\x00\xf9\x8a" * 500)  # a zip, say
+    with pytest.raises(ManifestError, match=r"no usable samples .*line 1: not UTF-8 text \(byte 0xf9 at column 11\)"):
+        read_manifest(binary)
+    tone("a.wav")
+    mixed = tmp_path / "mixed.jsonl"
+    good = json.dumps({"audio": "a.wav", "prompt": "p", "answer": "a"}).encode()
+    mixed.write_bytes(good + b"\n" + b'{"audio": "a.wav", "prompt": "\xff"}\n')
+    result = read_manifest(mixed)
+    assert len(result.samples) == 1 and result.skipped[0].line == 2 and "not UTF-8" in result.skipped[0].reason
+
+
 def test_asr_line_answers_with_its_transcript_and_defaults_apply(tmp_path, tone):
     tone("a.wav")
     lines = [

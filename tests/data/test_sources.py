@@ -196,3 +196,13 @@ def test_local_data_file_through_datasets(tmp_path, tone, monkeypatch):
     (source,), skips = load({"data_path": str(tmp_path / "d.csv"), "remap_keys": {"text": "transcription"}})
     assert [(s.audio, s.answer) for s in source.samples] == [(str(tmp_path / "a.wav"), "hi")]
     assert skips.by_source("d") == {"audio_not_found": 1}
+
+
+def test_unreadable_bytes_in_a_dataset_are_named_by_their_sample(tmp_path, tone):
+    good = tone("a.wav", 0.3).read_bytes()
+    path = hf_dir(tmp_path, {"audio": [{"bytes": good, "path": "a.wav"}, {"bytes": b"not audio", "path": "b.wav"}],
+                             "transcription": ["one", "two"]})  # fmt: skip
+    (source,), skips = load({"data_path": str(path)})
+    assert len(source.samples) == 1 and skips.total == 1
+    (detail,) = [text for examples in skips.examples.values() for text in examples]
+    assert "hf#train[1]: not readable as audio" in detail and "BytesIO" not in detail and "<bytes>" not in detail

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import torch
 
-from soundwave.model.generation import llm_cache, move_padding_left
+from soundwave.model.generation import move_padding_left
+from soundwave.model.kv_cache import llm_cache
 
 
 def test_llm_cache_reads_the_new_and_the_old_name() -> None:

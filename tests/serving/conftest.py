@@ -8,11 +8,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from soundwave.errors import SoundwaveError
 from soundwave.inference.pipeline import Result
 from soundwave.options import GenerationConfig
 
@@ -65,7 +67,12 @@ class _Tokenizer:
 
 
 class FakePipeline:
-    """Answers 'echo <prompt>' and records every call; close `gate` to hold the model thread."""
+    """Answers 'echo <prompt>' and records every call (a call holding the prompt "boom" raises); close `gate` to
+    hold the model thread.
+
+    With `decode_until_stopped`, a call instead "decodes" (polls its `should_stop`, as transformers asks its
+    stopping criteria after each step) until it is told to stop; `stopped` is set then.
+    """
 
     def __init__(self) -> None:
         self.generation = GenerationConfig()
@@ -75,19 +82,32 @@ class FakePipeline:
         self.gate = threading.Event()
         self.gate.set()
         self.entered = threading.Event()  # set when a call reached the model thread
+        self.decode_until_stopped = False
+        self.stopped = threading.Event()  # set when a call ended because its should_stop said so
 
-    def transcribe_batch(self, items, **options) -> list[Result]:
-        return self.generate_batch(items, **options)
+    def transcribe_batch(self, items, should_stop=None, **options) -> list[Result]:
+        return self.generate_batch(items, should_stop=should_stop, **options)
 
-    def generate_batch(self, items, **options) -> list[Result]:
+    def _decode(self, should_stop) -> None:
         self.entered.set()
         assert self.gate.wait(30), "test never opened the gate"
+        deadline = time.monotonic() + 30
+        while self.decode_until_stopped:
+            assert time.monotonic() < deadline, "generation was never told to stop"
+            if should_stop is not None and should_stop():
+                self.stopped.set()
+                return
+            time.sleep(0.01)  # one "decoding step"
+
+    def generate_batch(self, items, should_stop=None, **options) -> list[Result]:
+        self._decode(should_stop)
         self.calls.append((len(items), options))
+        if any(item.prompt == "boom" for item in items):  # a bad item fails its whole call, as tokenizing would
+            raise SoundwaveError("the prompt: boom")
         return [Result(text=f"echo {item.prompt}", input_tokens=10, audio_tokens=4, output_tokens=2) for item in items]
 
-    def stream(self, audio, prompt, history=(), history_audio=(), **options) -> Iterator[str]:
-        self.entered.set()
-        assert self.gate.wait(30), "test never opened the gate"
+    def stream(self, audio, prompt, history=(), history_audio=(), should_stop=None, **options) -> Iterator[str]:
+        self._decode(should_stop)
         self.calls.append((1, options | {"stream": True}))
         yield from ["echo ", prompt]
 
@@ -99,17 +119,14 @@ def fake() -> Iterator[FakePipeline]:
     pipeline.gate.set()  # never leave a model thread blocked
 
 
-@pytest.fixture(scope="session")
-def live_server(pipe) -> Iterator[str]:
-    """The app on a free loopback port, served by uvicorn in a thread; yields the base URL."""
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free loopback port, in a thread; yields the base URL."""
     import uvicorn
-
-    from soundwave.serving import ServerSettings, create_app
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(pipe, ServerSettings(model_name="soundwave-tiny"))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -117,7 +134,18 @@ def live_server(pipe) -> Iterator[str]:
     while not server.started:  # bounded wait for uvicorn's start-up
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(pipe) -> Iterator[str]:
+    """The app on the tiny reference model, served on loopback; yields the base URL."""
+    from soundwave.serving import ServerSettings, create_app
+
+    with serving(create_app(pipe, ServerSettings(model_name="soundwave-tiny"))) as url:
+        yield url

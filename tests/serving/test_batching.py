@@ -36,6 +36,19 @@ def test_requests_arriving_together_share_one_generate_batch_call(fake):
     assert sorted(size for size, _ in fake.calls) == [1, 5]  # one call per distinct generation options
 
 
+def test_a_bad_request_fails_only_itself_not_its_batch(fake):
+    with TestClient(create_app(fake, ServerSettings(max_batch=8))) as client:
+        batcher = client.app.state.batcher
+
+        async def run():
+            futures = submit_together(batcher, [("ok", {}), ("boom", {}), ("fine", {})])
+            return await asyncio.gather(*futures, return_exceptions=True)
+
+        ok, boom, fine = client.portal.call(run)
+    assert (ok.text, fine.text) == ("echo ok", "echo fine") and "boom" in str(boom)
+    assert [size for size, _ in fake.calls] == [3, 1, 1, 1]  # the batch, then each request alone
+
+
 def test_max_batch_and_seeded_requests(fake):
     with TestClient(create_app(fake, ServerSettings(max_batch=3))) as client:
         batcher = client.app.state.batcher

@@ -23,9 +23,10 @@ def test_defaults_come_from_server_settings(monkeypatch):
         defaults.max_upload_mb,
     )
     flags = ["serve", "--max-batch", "2", "--queue-size", "5", "--max-upload-mb", "1.5", "--timeout", "9"]
-    settings = settings_from_args(build_parser().parse_args([*flags, "--max-audio-seconds", "30"]))
+    limits = ["--max-audio-seconds", "30", "--max-prompt-tokens", "100", "--body-timeout", "5"]
+    settings = settings_from_args(build_parser().parse_args([*flags, *limits]))
     assert (settings.max_batch, settings.queue_size, settings.max_upload_mb, settings.timeout) == (2, 5, 1.5, 9.0)
-    assert settings.max_audio_seconds == 30.0
+    assert (settings.max_audio_seconds, settings.max_prompt_tokens, settings.body_timeout) == (30.0, 100, 5.0)
 
 
 def test_api_key_from_env_and_flag(monkeypatch):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import struct
 
 import pytest
 from fastapi.testclient import TestClient
@@ -175,3 +177,51 @@ def test_api_key_required_on_v1_only(pipe):
         assert client.get("/v1/models", headers={"Authorization": "Bearer sekret"}).status_code == 200
         assert client.get("/health").json()["auth_required"] is True
         assert client.get("/").status_code == 200
+
+
+def float_wav(value: float) -> bytes:
+    """Half a second of float WAV whose last two samples are `value`."""
+    return wav_bytes(0.5, subtype="FLOAT")[:-8] + struct.pack("<2f", value, value)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_hostile_values_are_4xx_the_same_on_both_paths(client, stream):
+    hi = [{"role": "user", "content": "hi"}]
+    cases = [
+        # (what, request fields, status, words the message must contain)
+        ("seed over 2**64", {"seed": 2**64}, 400, "seed"),
+        ("seed below -2**63", {"seed": -(2**63) - 1}, 400, "seed"),
+        ("tiny temperature", {"temperature": 1e-46}, 400, "temperature"),
+        ("tiny repetition penalty", {"repetition_penalty": 1e-46}, 400, "repetition_penalty"),
+        ("surrogate in text", {"messages": [{"role": "user", "content": "a\ud800b"}]}, 400, "messages[0].content"),
+        (
+            "surrogate in a text part",
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": "\ud800"}]}]},
+            400,
+            "messages[0].content[0].text",
+        ),
+        (
+            "surrogate in a history message",
+            {"messages": [{"role": "system", "content": "\udfff"}, *hi]},
+            400,
+            "messages[0].content",
+        ),
+        ("surrogate in stop", {"stop": "\ud800"}, 400, "stop"),
+        ("surrogate in a stop list", {"stop": ["ok", "x\ud800"]}, 400, "stop[1]"),
+        ("a long stop string", {"stop": "x" * 10_000}, 400, "at most 100 characters"),  # 7 s of set-up, else
+        ("surrogate in a field name", {"\ud800": 1}, 400, "valid string"),
+        (
+            "the audio placeholder as text",
+            {"messages": [{"role": "user", "content": "say <audio_patch>"}]},
+            400,
+            "'<audio_patch>', which marks where a recording goes",
+        ),
+        ("float wav at 1e19", {"messages": [audio_message(float_wav(1e19))]}, 400, "samples reach 1e+19"),
+        ("float wav with NaN", {"messages": [audio_message(float_wav(float("nan")))]}, 400, "NaN"),
+    ]
+    for what, fields, status, words in cases:
+        body = {"messages": hi, "max_tokens": 2, "stream": stream} | fields
+        # json.dumps escapes lone surrogates as \ud800, which is valid JSON: what a hostile client sends
+        response = client.post(CHAT, content=json.dumps(body), headers={"content-type": "application/json"})
+        error = error_of(response, status)
+        assert words in error["message"], (what, error)

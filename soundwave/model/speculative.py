@@ -1,0 +1,182 @@
+"""Speculative greedy decoding with a free draft (ours): the alignment adapter's CTC already transcribed the audio.
+
+For a transcription the answer is nearly the CTC head's collapsed argmax, in the LLM's own vocabulary. Each LLM
+forward pass feeds the token just chosen plus up to `window` drafted tokens that follow it in the CTC transcript;
+the LLM's greedy choice at each fed position is kept as long as it agrees with what was fed, so one pass yields
+1 + (agreed drafts) tokens and the KV cache is cut back to what was agreed:
+
+    fed       [t, d1, d2, d3]       one forward pass
+    chosen    [d1, d2, x]           d1, d2 agree; x differs: keep t d1 d2 in the cache, x is fed next
+    output    ... t d1 d2 x         the same ids plain greedy decoding gives, in fewer passes
+
+Greedy only (sampling and beams decode plainly); logits processors and stop criteria are applied at every position
+exactly as `generate` applies them, so the ids equal `generate`'s. Rows of a batch advance together (the batch
+takes the agreement of its least-agreeing row), so the cache stays rectangular. The number of drafted tokens fed
+adapts as transformers' assisted generation adapts it: two more after a pass that agreed with all, one fewer
+after one that did not (a wrong draft costs a wider pass for one token).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from transformers import (
+    LogitsProcessorList,
+    RepetitionPenaltyLogitsProcessor,
+    StoppingCriteriaList,
+    StopStringCriteria,
+)
+
+from soundwave.model.kv_cache import cache_kwargs, llm_cache
+
+WINDOW = 8  # drafted tokens fed per pass at most
+FIRST_WINDOW = 4  # drafted tokens fed in the first pass (then adapted between 1 and WINDOW)
+SUPPORTED = {  # generate kwargs this loop reproduces exactly; anything else decodes plainly
+    "max_new_tokens",
+    "do_sample",
+    "repetition_penalty",
+    "eos_token_id",
+    "pad_token_id",
+    "logits_processor",
+    "stop_strings",
+    "tokenizer",
+    "stopping_criteria",
+}
+
+
+def can_speculate(generate_kwargs: dict) -> bool:
+    """Whether these `generate` arguments decode greedily with nothing this loop does not reproduce."""
+    return (
+        not generate_kwargs.get("do_sample", False)
+        and set(generate_kwargs) <= SUPPORTED
+        and generate_kwargs.get("max_new_tokens") is not None
+    )
+
+
+def collapse_ctc(best: Tensor, length: int, blank_id: int) -> list[int]:
+    """A CTC argmax path (T,) -> its transcript ids: repeats merged, blanks dropped."""
+    path = best[:length].tolist()
+    return [t for i, t in enumerate(path) if t != blank_id and (i == 0 or t != path[i - 1])]
+
+
+def draft_after(generated: list[int], draft: list[int], cursor: int, window: int = WINDOW) -> tuple[list[int], int]:
+    """The draft's tokens that follow what has been generated, and where in the draft they start.
+
+    The generated tail (skipping up to two tokens the draft never has, e.g. punctuation) is found in the draft: its
+    last token where the draft was expected to go on (`cursor`, the draft is read left to right), else its last
+    2-3 tokens anywhere (a lone common token elsewhere, " the", would draft the wrong words). Nothing generated yet
+    drafts from the start; no match drafts nothing.
+    """
+    if not draft:
+        return [], cursor
+    if not generated:
+        return draft[:window], 0
+    known = set(draft)
+    tail = list(generated)
+    for _ in range(2):
+        if tail and tail[-1] not in known:
+            tail.pop()
+    if tail and cursor < len(draft) and draft[cursor] == tail[-1]:
+        return draft[cursor + 1 : cursor + 1 + window], cursor + 1
+    for n in (3, 2):
+        if len(tail) < n:
+            continue
+        gram = tail[-n:]
+        starts = [j for j in range(len(draft) - n + 1) if draft[j : j + n] == gram]
+        if starts:
+            j = next((s for s in starts if s + n >= cursor), starts[0])
+            return draft[j + n : j + n + window], j + n
+    return [], cursor
+
+
+@dataclass
+class SpeculativeResult:
+    """New ids (B, N), padded after each row's end as `generate` pads them, and the LLM forward passes used."""
+
+    sequences: Tensor
+    llm_forward_passes: int
+
+
+@torch.no_grad()
+def speculative_greedy(
+    llm,
+    inputs_embeds: Tensor,
+    attention_mask: Tensor,
+    position_ids: Tensor,
+    drafts: list[list[int]],
+    *,
+    max_new_tokens: int,
+    eos_token_id: int | list[int],
+    pad_token_id: int,
+    repetition_penalty: float = 1.0,
+    logits_processor: LogitsProcessorList | None = None,
+    stop_strings: list[str] | None = None,
+    tokenizer=None,
+    stopping_criteria: StoppingCriteriaList | None = None,
+    do_sample: bool = False,
+    window: int = WINDOW,
+) -> SpeculativeResult:
+    """Greedy decoding of left-padded prompts (B, S, D), each row drafted by its `drafts` ids.
+
+    Returns the ids `llm.generate(inputs_embeds=..., do_sample=False, ...)` returns for the same arguments.
+    """
+    if do_sample:
+        raise ValueError("speculative_greedy decodes greedily (do_sample=False)")
+    processors = LogitsProcessorList(
+        [RepetitionPenaltyLogitsProcessor(repetition_penalty)] if repetition_penalty != 1.0 else []
+    )
+    processors.extend(logits_processor or [])
+    criteria = StoppingCriteriaList([StopStringCriteria(tokenizer, stop_strings)] if stop_strings else [])
+    criteria.extend(stopping_criteria or [])
+    ends = torch.tensor(eos_token_id if isinstance(eos_token_id, list) else [eos_token_id])
+    rows, device = inputs_embeds.shape[0], inputs_embeds.device
+    out = llm(inputs_embeds=inputs_embeds, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
+    cache, logits, passes = llm_cache(out), out.logits[:, -1:], 1  # (B, 1, V): predicts the first new token
+    generated = torch.zeros((rows, 0), dtype=torch.long, device=device)
+    done = torch.zeros(rows, dtype=torch.bool, device=device)
+    mask, position = attention_mask, position_ids[:, -1] + 1  # (B, S), (B,) the next fed token's position
+    cursors, width_now = [0] * rows, min(FIRST_WINDOW, window)
+
+    def choose(scores: Tensor) -> Tensor:
+        """Append the greedy token of (B, V) scores (pad where a row is done); mark rows that end."""
+        nonlocal generated, done
+        token = processors(generated, scores.float()).argmax(dim=-1)  # (B,)
+        token = torch.where(done, torch.full_like(token, pad_token_id), token)
+        generated = torch.cat([generated, token[:, None]], dim=1)  # (B, N) -> (B, N + 1)
+        done = done | torch.isin(token, ends.to(device))
+        if len(criteria):
+            done = done | criteria(generated, scores)
+        return token
+
+    token = choose(logits[:, 0])
+    while not bool(done.all()) and generated.shape[1] < max_new_tokens:
+        room = max_new_tokens - generated.shape[1] - 1  # drafts beyond the length limit are never needed
+        proposed = []
+        for row in range(rows):
+            ahead, cursors[row] = draft_after(generated[row].tolist(), drafts[row], cursors[row], width_now)
+            proposed.append([] if bool(done[row]) else ahead[: max(room, 0)])
+        width = max(len(p) for p in proposed)
+        draft = torch.full((rows, width), pad_token_id, dtype=torch.long, device=device)
+        for row, ids in enumerate(proposed):
+            draft[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        fed = torch.cat([token[:, None], draft], dim=1)  # (B, 1 + W)
+        kept = mask.shape[1]
+        mask = torch.cat([mask, torch.ones_like(fed)], dim=1)  # (B, S') -> (B, S' + 1 + W)
+        positions = position[:, None] + torch.arange(fed.shape[1], device=device)  # (B, 1 + W)
+        out = llm(input_ids=fed, attention_mask=mask, position_ids=positions, use_cache=True, **cache_kwargs(cache))
+        cache, passes = llm_cache(out), passes + 1
+        agreed = 1  # fed tokens now part of the answer: the chosen token, then each draft the LLM agrees with
+        for i in range(fed.shape[1]):
+            token = choose(out.logits[:, i])
+            if bool(done.all()) or generated.shape[1] >= max_new_tokens or i == width:
+                break
+            if not bool(((token == draft[:, i]) | done).all()):
+                break
+            agreed += 1
+        if width:
+            width_now = min(width_now + 2, window) if agreed == 1 + width else max(width_now - 1, 1)
+        cache.crop(-(fed.shape[1] - agreed))  # drop the fed drafts the LLM disagreed with (a negative count)
+        mask, position = mask[:, : kept + agreed], position + agreed
+    return SpeculativeResult(generated, passes)
