@@ -88,6 +88,7 @@ def main() -> int:
     parser.add_argument("--model", default="soundwave-mini")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--only", default=None, help="comma-separated clip names (default: all)")
     args = parser.parse_args()
     import soundwave.decoding as decoding
     from soundwave.inference.pipeline import Pipeline
@@ -98,6 +99,8 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for name, clip in make_clips(Path(scratch)).items():
+            if args.only and name not in args.only.split(","):
+                continue
             greedy, _, greedy_tokens = timed(pipe, clip, args.repeats, GREEDY)
             full, text, tokens = timed(pipe, clip, args.repeats, {})
             same_length.tokens = tokens

@@ -27,6 +27,7 @@ from soundwave.model.kv_cache import cache_kwargs, llm_cache
 from soundwave.model.spelling import BLANK, spell, spelling_text
 
 SentenceScore = Callable[[list[str]], Tensor]  # sentences -> (N,) scores, higher is better
+SHARED_READ_MIN = 128  # token reads a separate pass over the candidates' shared words must save to be worth it
 MAX_REPAIRED_WORDS = 64  # words tried per clip (shared by its n-best): repair's work is bounded whatever was decoded
 
 
@@ -115,8 +116,9 @@ class SpeechLM:
 class ReadContext:
     """A context the LLM reads once (its KV cache kept), then scores token rows continuing it.
 
-    Each call reads the rows' common leading tokens once and the rest in one right-padded batch: repair's
-    sentences differ from one word on, so most of each sentence is read once instead of once per candidate.
+    Each call reads the rows' common leading tokens once (when that saves at least `SHARED_READ_MIN` token reads:
+    a pass of its own costs a read of every weight) and the rest in one right-padded batch: repair's sentences
+    differ from one word on, so most of a long sentence is read once instead of once per candidate.
 
     Args:
         llm: a transformers causal LM.
@@ -144,6 +146,8 @@ class ReadContext:
         context, keys, last = self._read()
         cache = copy.deepcopy(context)
         shared = shared_prefix(rows)
+        if len(shared) * (len(rows) - 1) < SHARED_READ_MIN:  # an extra pass costs more than it saves
+            shared = []
         total = torch.zeros(())
         if shared:  # read once: its tokens' log-probs count for every row
             ids = torch.tensor([shared], device=keys.device)  # (1, P)

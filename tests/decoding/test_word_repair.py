@@ -143,9 +143,17 @@ def test_text_lm_scores_equal_alone_and_in_a_padded_batch(tmp_path_factory):
     assert batch.shape == (2,) and bool((batch < 0).all())
 
 
-def test_text_lm_reading_shared_words_once_equals_reading_each_sentence_whole(tmp_path_factory):
-    """Sentences that share their first words (as repair's candidates do) score as a plain forward of each."""
+@pytest.mark.parametrize("shared_read_min", [0, 10_000])
+def test_text_lm_reading_shared_words_once_equals_reading_each_sentence_whole(
+    tmp_path_factory, monkeypatch, shared_read_min
+):
+    """Sentences that share their first words (as repair's candidates do) score as a plain forward of each, whether
+    the shared words get a pass of their own or not."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from soundwave.decoding import word_repair
+
+    monkeypatch.setattr(word_repair, "SHARED_READ_MIN", shared_read_min)
 
     from tests.model.test_builder import base_dir
 
