@@ -4,8 +4,9 @@
     alignment = aligner.align(waveform, "the text")
     alignment.words[0].start, alignment.segments[0].text
 
-Read in this order: `viterbi` (the forced path), `timeline` (frame times across windows), `words` (tokens ->
-words, interpolation), `segments`, `aligner` (the model glue); then `subtitles` (SRT/VTT) and `plot`.
+Read in this order: `viterbi` (the forced path), `long_form` (the same, stretch by stretch, for long recordings),
+`timeline` (frame times across windows), `words` (letters or tokens -> words, interpolation), `segments`, `aligner`
+(the model glue, both CTC heads); then `subtitles` (SRT/VTT) and `plot`. Measured in docs/timestamps.md.
 """
 
 from soundwave.alignment.aligner import CtcAligner, check_token_ctc, has_token_ctc

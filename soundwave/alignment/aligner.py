@@ -3,7 +3,8 @@
     waveform --processor windows--> Whisper encoder (a few windows at a time) --> frames (W, T, D_a)
       --spelling head--> character CTC (W, T, 29), 20 ms frames       (soundwave-mini has one)
       --alignment adapter--> token CTC (W, T/2, V), 40 ms frames      (every Soundwave model)
-      --windows joined in time (`timeline`)--> (T, C) --Viterbi (`forced_align`)--> unit frames --> words --> segments
+      --windows joined in time (`timeline`)--> (T, C) --Viterbi (`forced_align`; stretch by stretch past a few
+      minutes, `long_form`)--> unit frames --> words --> segments
 
 The spelling head places words best (on festival's dev sentences: ends within 50 ms for 88 % of words against 31 %
 with tokens, starts within 100 ms for all against 93 %, docs/timestamps.md), so a model with one aligns the letters
@@ -21,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from soundwave.alignment.long_form import forced_align_long
 from soundwave.alignment.result import Alignment, AlignmentTrace
 from soundwave.alignment.segments import split_segments
 from soundwave.alignment.timeline import ENCODER_FRAME_SAMPLES, FRAME_SAMPLES, kept_frames
-from soundwave.alignment.viterbi import forced_align
 from soundwave.alignment.words import (
     Span,
     TextUnits,
@@ -106,14 +107,16 @@ class CtcAligner:
         """Place the words of `text` in `waveform` (16 kHz mono). Every word of the text comes back, in order."""
         started = time.perf_counter()
         duration = waveform.shape[0] / SAMPLE_RATE
+        if not split_words(text):  # nothing to place (an empty transcript)
+            return Alignment(text, (), (), duration, seconds=time.perf_counter() - started)
         chunks = self._encode(waveform)
         spans: list[Span | None] = [None] * len(split_words(text))
-        trace = None
+        trace, units = None, None
         if self.use_spelling:
             units = spell_words(text)
             log_probs, times = self._spelling_log_probs(chunks, waveform.shape[0])
             spans, trace = self._place(units, log_probs, times, SPELLING_COLUMNS, SPELLING_TIMING)
-        if any(span is None for span in spans):  # words with nothing to spell, or no spelling head
+        if units is None or any(span is None for span in spans):  # no spelling head, or words with no letters
             units = tokenize_words(self.processor.tokenizer, text)
             log_probs, times, columns = self._token_log_probs(chunks, waveform.shape[0], units.labels)
             token_spans, token_trace = self._place(units, log_probs, times, columns, TOKEN_TIMING)
@@ -138,7 +141,9 @@ class CtcAligner:
         """
         placeable = [i for i, label in enumerate(units.labels) if label in columns]
         targets = [columns[units.labels[i]] for i in placeable]
-        path = forced_align(log_probs, targets, blank=0)
+        owners = [units.word_of_label[i] for i in placeable]
+        word_ends = [o >= 0 and (k + 1 == len(owners) or owners[k + 1] != o) for k, o in enumerate(owners)]
+        path = forced_align_long(log_probs, targets, 0, word_ends)
         places: list[UnitPlace | None] = [None] * len(units.labels)
         if path is not None:
             for index, place in zip(placeable, unit_places(path, log_probs, targets), strict=True):

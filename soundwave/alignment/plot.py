@@ -18,7 +18,7 @@ import numpy as np
 from soundwave.alignment.result import Alignment
 from soundwave.audio import SAMPLE_RATE
 
-MAX_POINTS = 20_000  # waveform points drawn (min/max envelope beyond that)
+MAX_POINTS = 3_000  # columns of the waveform drawn: min/max envelope of each (a solid shape at screen resolution)
 
 
 def _envelope(waveform: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,13 +51,14 @@ def plot_alignment(
     width = float(np.clip((end - start) * 1.6, 8, 40))
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(width, 4.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     times, low, high = _envelope(waveform)
-    top.fill_between(times, low, high, color="0.2", linewidth=0)
+    top.fill_between(times, low, high, color="0.15", linewidth=0, zorder=2)
     peak = float(np.abs(waveform).max()) or 1.0
     for index, word in enumerate(alignment.words):
         if word.end < start or word.start > end:
             continue
         color = "tab:red" if word.interpolated else ("tab:blue" if index % 2 else "tab:green")
-        top.axvspan(word.start, word.end, color=color, alpha=0.18, hatch="//" if word.interpolated else None)
+        hatch = "//" if word.interpolated else None
+        top.axvspan(word.start, word.end, color=color, alpha=0.18, hatch=hatch, zorder=1)
         top.text(
             (word.start + word.end) / 2,
             peak * (1.05 if index % 2 else 0.85),
@@ -68,7 +69,7 @@ def plot_alignment(
             color=color,
         )
     for word in reference:
-        top.axvline(float(word["start"]), color="black", linestyle="--", linewidth=0.8)
+        top.axvline(float(word["start"]), color="black", linestyle="--", linewidth=0.8, zorder=3)
     top.set_ylim(-peak * 1.1, peak * 1.35)
     top.set_ylabel("waveform")
     top.set_yticks([])

@@ -103,3 +103,24 @@ class Alignment:
         if segments:
             out["segments"] = [s.to_dict() for s in self.segments]
         return out
+
+
+def verbose_json(
+    text: str,
+    duration: float,
+    words: list[Word] | None,
+    segments: list[Segment] | None,
+    language: str = "english",
+) -> dict[str, Any]:
+    """OpenAI's `verbose_json` transcription response (`POST /v1/audio/transcriptions`): `task`, `language`,
+    `duration`, `text`, and `words` / `segments` when given. Segments carry OpenAI's decoder fields too, with the
+    values a CTC alignment has for them (no seek, tokens or sampling temperature: 0 and []), so strict clients parse
+    them; words keep our `confidence`, which OpenAI's clients ignore."""
+    out: dict[str, Any] = {"task": "transcribe", "language": language, "duration": round(duration, 3), "text": text}
+    if words is not None:
+        out["words"] = [w.to_dict() for w in words]
+    if segments is not None:
+        openai_fields = {"seek": 0, "tokens": [], "temperature": 0.0, "avg_logprob": 0.0}
+        openai_fields |= {"compression_ratio": 0.0, "no_speech_prob": 0.0}
+        out["segments"] = [s.to_dict() | openai_fields for s in segments]
+    return out

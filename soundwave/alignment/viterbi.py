@@ -14,17 +14,19 @@ import numpy as np
 NEG_INF = -np.inf
 
 
-def forced_align(log_probs: np.ndarray, tokens: list[int], blank: int) -> np.ndarray | None:
+def forced_align(log_probs: np.ndarray, tokens: list[int], blank: int, open_end: bool = False) -> np.ndarray | None:
     """The best CTC path of `tokens` through (T, V) log-probs: (T,) token index per frame, -1 where blank.
 
     None when no path exists (fewer frames than the tokens need: one each, plus a blank between repeats).
+    `open_end`: the path may stop anywhere in the tokens (the frames hold only a first part of them; used by
+    `long_form`), so it spells a prefix of `tokens`.
     """
     frames = log_probs.shape[0]
     length = len(tokens)
     if length == 0:
         return np.full(frames, -1)
     repeats = sum(a == b for a, b in zip(tokens, tokens[1:], strict=False))
-    if frames < length + repeats:
+    if frames < length + repeats and not open_end:
         return None
     labels = np.full(2 * length + 1, blank)
     labels[1::2] = tokens  # (S,) blank, t1, blank, t2, ..., tL, blank
@@ -42,7 +44,7 @@ def forced_align(log_probs: np.ndarray, tokens: list[int], blank: int) -> np.nda
         back[t] = moves.argmax(axis=0)
         score = moves.max(axis=0) + log_probs[t, labels]
     last = len(labels) - 1
-    state = last if score[last] >= score[last - 1] else last - 1
+    state = int(score.argmax()) if open_end else (last if score[last] >= score[last - 1] else last - 1)
     if not np.isfinite(score[state]):
         return None
     path = np.empty(frames, dtype=np.int64)

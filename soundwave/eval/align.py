@@ -8,8 +8,9 @@ A manifest line takes part when it has audio, a transcript (or answer) and `word
 `align_source: reference` (the default) aligns the line's transcript (`Pipeline.align`); `transcript` first
 transcribes the audio and times the model's own words (`Pipeline.transcribe(timestamps="word")`, what `soundwave
 transcribe --timestamps word` writes), which also measures what the alignment costs next to the transcription. The
-Whisper baseline always times what it transcribed. Metrics: `soundwave.eval.timing`. The report folder gets
-utterances.jsonl, summary.json, report.md, report.png (error histograms) and alignment.png (the first utterance).
+Whisper baseline always times what it transcribed (reported as `align_source: transcript`). Metrics:
+`soundwave.eval.timing`. The report folder gets utterances.jsonl (each reference word with its error, and the
+system's own words), summary.json, report.md, report.png (error histograms) and alignment.png (the first utterance).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class AlignUtterance:
     error: str | None = None
     align_seconds: float = 0.0
     transcribe_seconds: float = 0.0  # align_source "transcript" only
+    placed: tuple[dict, ...] = ()  # the system's own words ({word, start, end}), matched or not
 
     @property
     def failed(self) -> bool:
@@ -67,6 +69,7 @@ class AlignUtterance:
             "transcribe_seconds": round(self.transcribe_seconds, 4),
             **timing_metrics(self.timings),
             "words": [t.to_dict() for t in self.timings],
+            "system_words": list(self.placed),
         }
 
 
@@ -202,6 +205,8 @@ def evaluate_alignment(
     if source not in ALIGN_SOURCES:
         raise ConfigError(f"align_source: expected one of {', '.join(ALIGN_SOURCES)}, got {source!r}")
     rows, skipped = select_rows(manifest, limit)
+    if getattr(system, "aligns_own_transcript", False):  # the Whisper baseline: whatever it was asked
+        source = "transcript"
     utterances, example = [], None
     for sample, words in tqdm(rows, unit="utt", desc="eval align", disable=not progress):
         text = sample.transcript or sample.answer
@@ -225,6 +230,7 @@ def evaluate_alignment(
                 None,
                 timed.align_seconds,
                 timed.transcribe_seconds,
+                tuple({"word": w.word, "start": w.start, "end": w.end} for w in timed.words),
             )
         )
         if example is None and alignment is not None:

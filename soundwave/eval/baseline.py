@@ -54,10 +54,14 @@ def _dtype(name: str | torch.dtype | None) -> torch.dtype | None:
 class WhisperBaseline:
     """Greedy transformers Whisper with `generate` / `generate_batch` like `soundwave.Pipeline`.
 
+    `align(audio)` times the words of its own transcript (`aligns_own_transcript`: a text given is not forced).
+
     Example:
         >>> baseline = WhisperBaseline.from_pretrained("runs/whisper-tiny.en")  # doctest: +SKIP
         >>> baseline.generate("clip.wav").text  # doctest: +SKIP
     """
+
+    aligns_own_transcript = True  # `soundwave eval --task align` reports it as timing its own transcript
 
     def __init__(self, model: Any, processor: Any, name: str, language: str | None = None) -> None:
         """Wrap a loaded `WhisperForConditionalGeneration` and its `WhisperProcessor`.
@@ -158,7 +162,8 @@ class WhisperBaseline:
                 device=self.model.device,
             )
         long_form = {"chunk_length_s": WINDOW_SECONDS} if duration > WINDOW_SECONDS else {}
-        output = self._word_pipeline(wave.copy(), return_timestamps="word", **long_form)
+        greedy = {"generate_kwargs": {"num_beams": 1, "do_sample": False}}  # as `generate_batch` decodes
+        output = self._word_pipeline(wave.copy(), return_timestamps="word", **long_form, **greedy)
         words, offset = [], 0
         for chunk in output.get("chunks", []):
             word = chunk["text"].strip()

@@ -8,14 +8,13 @@
 | end_within_{50,100,200}ms      | placed counts as outside), as a fraction                                      |
 | not_placed                     | reference words with no time: missing from the system's words, or interpolated |
 
-A system's words are matched to the reference words in order (difflib over lowercased words without
+A system's words are matched to the reference words in order (most equal words, over lowercased words without
 punctuation): an aligner of the reference text matches every word; one that transcribes (the Whisper baseline)
 matches what it heard, and a substituted word in the same place still counts as placed there.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,16 +33,32 @@ def normalize_word(word: str) -> str:
 def match_words(reference: Sequence[str], hypothesis: Sequence[str]) -> list[int | None]:
     """For each reference word, the index of the hypothesis word in its place (None: none).
 
-    Equal runs match one to one; a replaced run matches its first min(n, m) words in order.
+    The alignment with the most equal words (a longest common subsequence, rapidfuzz's Indel), so a text that
+    repeats itself still matches each word to its own repetition; between two equal runs, the words left over on
+    both sides are paired in order (substitutions, still in place).
     """
-    matcher = difflib.SequenceMatcher(
-        a=[normalize_word(w) for w in reference], b=[normalize_word(w) for w in hypothesis], autojunk=False
-    )
+    from rapidfuzz.distance import Indel
+
+    ref, hyp = [normalize_word(w) or "∅" for w in reference], [normalize_word(w) or "∅" for w in hypothesis]
     matched: list[int | None] = [None] * len(reference)
-    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
-        if tag in ("equal", "replace"):
-            for offset in range(min(a1 - a0, b1 - b0)):
+    deleted: list[int] = []  # reference words since the last equal run
+    inserted: list[int] = []  # hypothesis words since the last equal run
+
+    def pair_leftovers() -> None:
+        for a, b in zip(deleted, inserted, strict=False):
+            matched[a] = b
+        deleted.clear()
+        inserted.clear()
+
+    for tag, a0, a1, b0, b1 in Indel.opcodes(ref, hyp):
+        if tag == "equal":
+            pair_leftovers()
+            for offset in range(a1 - a0):
                 matched[a0 + offset] = b0 + offset
+        else:  # "delete" / "insert" (Indel has no "replace")
+            deleted += range(a0, a1)
+            inserted += range(b0, b1)
+    pair_leftovers()
     return matched
 
 

@@ -29,6 +29,15 @@ def test_match_words_in_order_despite_case_punctuation_and_errors():
     assert match_words(["The", "fox", "is", "here."], ["the", "fox", "is", "here"]) == [0, 1, 2, 3]
     assert match_words(["The", "fox", "is", "here."], ["a", "fox", "here"]) == [0, 1, None, 2]  # "is" missed
     assert match_words(["a", "b"], ["x", "a", "b"]) == [1, 2]  # an inserted word shifts nothing
+    assert match_words("a b c d e".split(), "x b c e f".split()) == [0, 1, 2, None, 3]  # matches before pairs
+
+
+def test_repeated_text_matches_each_word_to_its_own_repetition():
+    reference = "the fox is here . the fox is here . the fox is here".split()
+    heard = reference[1:7] + ["there"] + reference[8:]  # misses the first word, mishears one
+    matched = match_words(reference, heard)
+    assert matched[0] is None and matched[1:7] == list(range(6)) and matched[7] == 6
+    assert matched[8:] == list(range(7, len(heard)))
 
 
 def test_timing_metrics_by_hand():

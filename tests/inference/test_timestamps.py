@@ -76,10 +76,15 @@ def coded_ctc(pipe, monkeypatch):
 TEXT = "one two three four five six seven eight nine ten eleven twelve"
 
 
-@pytest.mark.parametrize("overlap_seconds", [0.0, 5.0])
-def test_word_times_are_continuous_across_windows(pipe, coded_ctc, monkeypatch, overlap_seconds):
-    """A 75 s recording (three windows): words before, across and after the window boundaries land where they are."""
+@pytest.mark.parametrize(("overlap_seconds", "stretch"), [(0.0, None), (5.0, None), (5.0, 300)])
+def test_word_times_are_continuous_across_windows(pipe, coded_ctc, monkeypatch, overlap_seconds, stretch):
+    """A 75 s recording (three windows): words before, across and after the window boundaries land where they are,
+    aligned in one Viterbi or (`stretch`) 12 s at a time as an hour-long recording would be."""
+    import soundwave.alignment.long_form
+
     monkeypatch.setattr(pipe.processor, "overlap", int(overlap_seconds * RATE))
+    if stretch:
+        monkeypatch.setattr(soundwave.alignment.long_form, "WINDOW", stretch)
     starts = [1.0, 8.0, 15.0, 22.0, 29.6, 33.0, 44.0, 51.0, 57.6, 60.4, 66.0, 72.0]  # windows cut at 30 s, 60 s
     wave = coded_audio(pipe.tokenizer, TEXT, starts, seconds=75.0)
     alignment = pipe.align(wave, TEXT)
@@ -144,6 +149,8 @@ def test_transcribe_with_timestamps_keeps_the_text(pipe, clips):
 def test_timestamps_are_checked(pipe, clips):
     with pytest.raises(ConfigError, match="timestamps"):
         pipe.transcribe(clips[0], timestamps="letter")
+    empty = pipe.align(clips[0], "  ")
+    assert empty.words == () and empty.segments == () and empty.duration > 0
 
 
 def test_a_model_without_token_ctc_says_so(pipe, clips):
