@@ -96,7 +96,7 @@ class FestivalProcess:
         if timed:
             scheme += (
                 '(mapcar (lambda (w) (format t "@word %s %f %f\\n" (item.name w) (item.feat w "word_start") '
-                "(item.feat w \"word_end\"))) (utt.relation.items soundwave_utt 'Word))"
+                '(item.feat w "word_end"))) (utt.relation.items soundwave_utt \'Word))'
             )
         out = self.command(scheme)
         if "SIOD ERROR" in out or not wav.is_file():
