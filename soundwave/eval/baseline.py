@@ -161,9 +161,10 @@ class WhisperBaseline:
                 feature_extractor=self.processor.feature_extractor,
                 device=self.model.device,
             )
-        long_form = {"chunk_length_s": WINDOW_SECONDS} if duration > WINDOW_SECONDS else {}
-        greedy = {"generate_kwargs": {"num_beams": 1, "do_sample": False}}  # as `generate_batch` decodes
-        output = self._word_pipeline(wave.copy(), return_timestamps="word", **long_form, **greedy)
+        # past 30 s the pipeline hands Whisper the whole recording: its own sequential long-form decoding (the
+        # pipeline's chunk_length_s batching is "experimental" for seq2seq models, transformers warns)
+        greedy = {"num_beams": 1, "do_sample": False}  # as `generate_batch` decodes
+        output = self._word_pipeline(wave.copy(), return_timestamps="word", generate_kwargs=greedy)
         words, offset = [], 0
         for chunk in output.get("chunks", []):
             word = chunk["text"].strip()

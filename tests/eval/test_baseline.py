@@ -108,6 +108,14 @@ def test_cli_reports_config_errors(tmp_path: Path, capsys) -> None:
     assert soundwave.cli.main(["eval", "--data", "d.jsonl"]) == 1
     assert "missing model" in capsys.readouterr().err
     assert soundwave.cli.main(["eval", "--baseline", "whisper", "--model", str(tmp_path), "--data", "x"]) == 1
+    assert "x: no such manifest file" in capsys.readouterr().err  # the manifest is checked before any model loads
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.wav", np.zeros(16000, dtype=np.float32), 16000)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio": "a.wav", "prompt": "Transcribe.", "answer": "hi"}) + "\n")
+    assert soundwave.cli.main(["eval", "--baseline", "whisper", "--model", str(tmp_path), "--data", str(manifest)]) == 1
     assert "config.json" in capsys.readouterr().err
 
 
