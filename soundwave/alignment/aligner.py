@@ -24,7 +24,7 @@ import torch
 
 from soundwave.alignment.long_form import forced_align_long
 from soundwave.alignment.result import Alignment, AlignmentTrace
-from soundwave.alignment.segments import split_segments
+from soundwave.alignment.segments import aligned
 from soundwave.alignment.timeline import ENCODER_FRAME_SAMPLES, FRAME_SAMPLES, kept_frames
 from soundwave.alignment.words import (
     Span,
@@ -123,14 +123,7 @@ class CtcAligner:
             spans = [mine if mine is not None else theirs for mine, theirs in zip(spans, token_spans, strict=True)]
             trace = trace or token_trace
         words = build_words(units.words, spans, duration)
-        return Alignment(
-            text=text,
-            words=tuple(words),
-            segments=tuple(split_segments(words, text)),
-            duration=duration,
-            seconds=time.perf_counter() - started,
-            trace=trace,
-        )
+        return aligned(text, words, duration, time.perf_counter() - started, trace)
 
     def _place(
         self, units: TextUnits, log_probs: np.ndarray, times: np.ndarray, columns: dict[int, int], timing: HeadTiming

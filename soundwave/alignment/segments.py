@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from soundwave.alignment.result import Segment, Word
+from soundwave.alignment.result import Alignment, AlignmentTrace, Segment, Word
 
 SENTENCE_END = re.compile(r"[.!?…][\"')\]»”’]*$")  # "done." "right?" "(really!)" end a sentence
 MAX_PAUSE = 0.8  # seconds of silence between two words that start a new segment
@@ -49,3 +49,10 @@ def split_segments(
         )
         for index, group in enumerate(groups)
     ]
+
+
+def aligned(
+    text: str, words: list[Word], duration: float, seconds: float, trace: AlignmentTrace | None = None
+) -> Alignment:
+    """The `Alignment` of `text` from its placed words: segments cut from them (`split_segments`)."""
+    return Alignment(text, tuple(words), tuple(split_segments(words, text)), duration, seconds, trace)

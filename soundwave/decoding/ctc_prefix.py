@@ -124,21 +124,35 @@ def per_row_log_probs(
     Returns:
         log-probs (B, T', V), lengths (B,), active (B,): rows with exactly one recording (others get no CTC).
     """
-    windows = windows_per_item.tolist() if windows_per_item is not None else [1] * ctc_logits.shape[0]
-    per_row = audios_per_row.tolist() if audios_per_row is not None else [1] * rows
-    starts = [0, *itertools.accumulate(windows)]  # first window of each recording
-    pieces, active, audio = [], [], 0
-    for count in per_row:
-        if count == 1:
-            first, n = starts[audio], windows[audio]
-            pieces.append(torch.cat([ctc_logits[w, : int(ctc_lengths[w])] for w in range(first, first + n)]))
+    pieces, active = [], []
+    for windows in row_windows(windows_per_item, audios_per_row, ctc_logits.shape[0], rows):
+        if windows is not None:
+            pieces.append(torch.cat([ctc_logits[w, : int(ctc_lengths[w])] for w in windows]))
         else:
             pieces.append(ctc_logits[:1, :1][0])  # (1, V) placeholder; the row is inactive
-        active.append(count == 1)
-        audio += count
+        active.append(windows is not None)
     lengths = torch.tensor([len(p) for p in pieces])
     log_probs = torch.nn.utils.rnn.pad_sequence(pieces, batch_first=True).float().log_softmax(dim=-1)  # (B, T', V)
     return log_probs, lengths, torch.tensor(active)
+
+
+def row_windows(
+    windows_per_item: Tensor | None, audios_per_row: Tensor | None, n_windows: int, rows: int
+) -> list[range | None]:
+    """The windows of each prompt row's recording, in time order; None for a row with no or several recordings.
+
+    Args:
+        windows_per_item: (N,) windows per recording (None: one each); n_windows: W, all windows of the batch.
+        audios_per_row: (B,) recordings per row (None: one each); rows: B.
+    """
+    windows = windows_per_item.tolist() if windows_per_item is not None else [1] * n_windows
+    per_row = audios_per_row.tolist() if audios_per_row is not None else [1] * rows
+    starts = [0, *itertools.accumulate(windows)]  # first window of each recording
+    out, recording = [], 0
+    for count in per_row:
+        out.append(range(starts[recording], starts[recording + 1]) if count == 1 else None)
+        recording += count
+    return out
 
 
 def with_blank_penalty(log_probs: Tensor, blank_id: int, penalty: float) -> Tensor:

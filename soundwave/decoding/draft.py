@@ -7,8 +7,7 @@ heard, in the LLM's own vocabulary, per prompt row.
 
 from __future__ import annotations
 
-import itertools
-
+from soundwave.decoding.ctc_prefix import row_windows
 from soundwave.decoding.rescorer import DecodeContext
 from soundwave.model.speculative import collapse_ctc
 
@@ -18,16 +17,5 @@ def ctc_drafts(context: DecodeContext) -> list[list[int]]:
     audio, batch = context.audio, context.batch
     best = audio.ctc_logits.argmax(dim=-1)  # (W, T, V) -> (W, T): the argmax needs no softmax
     heard = [collapse_ctc(best[w], int(audio.ctc_lengths[w]), context.model.blank_id) for w in range(len(best))]
-    windows = batch.get("windows_per_item")
-    windows = windows.tolist() if windows is not None else [1] * len(heard)
-    starts = [0, *itertools.accumulate(windows)]  # first window of each recording
-    per_row = batch.get("audios_per_row")
-    per_row = per_row.tolist() if per_row is not None else [1] * context.rows
-    drafts, recording = [], 0
-    for count in per_row:
-        if count == 1:
-            drafts.append([t for w in range(starts[recording], starts[recording + 1]) for t in heard[w]])
-        else:
-            drafts.append([])
-        recording += count
-    return drafts
+    rows = row_windows(batch.get("windows_per_item"), batch.get("audios_per_row"), len(heard), context.rows)
+    return [[t for w in windows for t in heard[w]] if windows is not None else [] for windows in rows]

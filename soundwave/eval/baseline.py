@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from soundwave.alignment.result import Alignment, Word
-from soundwave.alignment.segments import split_segments
+from soundwave.alignment.segments import aligned
 from soundwave.audio import SAMPLE_RATE, load_audio
 from soundwave.errors import ConfigError, ModelNotFoundError, SoundwaveError
 
@@ -176,13 +176,7 @@ class WhisperBaseline:
             words.append(Word(word, start, max(end, start), None, False, offset, offset + len(word)))
             offset += len(word) + 1
         text = " ".join(w.word for w in words)
-        return Alignment(
-            text=text,
-            words=tuple(words),
-            segments=tuple(split_segments(words, text)),
-            duration=duration,
-            seconds=time.perf_counter() - started,
-        )
+        return aligned(text, words, duration, time.perf_counter() - started)
 
     def _check_generation(self, generation: dict[str, Any]) -> int | None:
         for key, value in generation.items():
