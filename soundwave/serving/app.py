@@ -1,8 +1,10 @@
 """`create_app(pipeline, settings)`: the OpenAI-compatible speech API and the web page, with no module-level state.
 
     POST /v1/chat/completions     messages with `input_audio` parts; `stream: true` for server-sent events
-    POST /v1/audio/transcriptions multipart `file` (+ model, prompt, response_format, temperature, language, and
-                                  any decoding option of soundwave.options), decoded as `soundwave transcribe` does
+    POST /v1/audio/transcriptions multipart `file` (+ model, prompt, response_format, temperature, language,
+                                  timestamp_granularities[], and any decoding option of soundwave.options), decoded
+                                  as `soundwave transcribe` does; json, text, srt, vtt or verbose_json (word and
+                                  segment times from the model's CTC: `transcription`)
     GET  /v1/models, /health, /openapi.json, and / (the web page)
 
 Requests go through one `Batcher` (bounded queue -> `generate_batch` on one model thread). Audio comes only
@@ -19,18 +21,17 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from soundwave.errors import ConfigError, SoundwaveError
 from soundwave.inference.pipeline import Item, Result
-from soundwave.options import OPTIONS, parse_value
 from soundwave.prompts import TRANSCRIBE_PROMPT
-from soundwave.serving import chat
+from soundwave.serving import chat, transcription
 from soundwave.serving.audio_input import load_request_audio
 from soundwave.serving.batcher import Batcher, StreamJob
 from soundwave.serving.errors import ApiError, BodyLimit, install_error_handlers
@@ -43,9 +44,10 @@ from soundwave.serving.schemas import (
     ModelCard,
     ModelList,
     Transcription,
-    TranscriptionUsage,
+    TranscriptionVerbose,
 )
 from soundwave.serving.settings import ServerSettings
+from soundwave.serving.transcription import GRANULARITIES, Granularity, ResponseFormat
 
 CHAT, TRANSCRIPTIONS = "/v1/chat/completions", "/v1/audio/transcriptions"
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 408, 413, 415, 429, 504)}
@@ -60,7 +62,8 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
 
     Args:
         pipeline: a `soundwave.Pipeline` (or anything with its `generate_batch`, `transcribe_batch` and `stream`,
-            each taking `should_stop`, and its `generation`, `transcription` and `tokenizer`).
+            each taking `should_stop`, and its `generation`, `transcription` and `tokenizer`; `transcribe_batch` takes
+            `timestamps` and the pipeline has a `model`, for word and segment times).
         settings: limits, batching and the API key (defaults: `ServerSettings()`).
 
     Returns:
@@ -149,9 +152,16 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
             raise ApiError(499, "the client closed the connection", code="client_closed")
         raise timed_out()
 
-    async def answer(item: Item, options: dict, deadline: float, http: Request, transcribe: bool = False) -> Result:
+    async def answer(
+        item: Item,
+        options: dict,
+        deadline: float,
+        http: Request,
+        transcribe: bool = False,
+        timestamps: str | None = None,
+    ) -> Result:
         try:
-            future = batcher.submit(item, options, transcribe=transcribe)
+            future = batcher.submit(item, options, transcribe=transcribe, timestamps=timestamps)
         except asyncio.QueueFull:
             raise busy() from None
         try:  # cancelling the future gives the job up (see Batcher)
@@ -250,39 +260,39 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
 
     @app.post(
         TRANSCRIPTIONS,
-        response_model=Transcription,
+        response_model=Transcription | TranscriptionVerbose,
         dependencies=guarded,
-        responses=ERRORS | {200: {"content": {"text/plain": {}}, "description": "JSON, or text"}},
+        responses=ERRORS | {200: {"content": {"text/plain": {}}, "description": "JSON, or text (text, srt, vtt)"}},
     )
     async def transcriptions(
         request: Request,
         file: Annotated[UploadFile, File(description="the audio file (wav, mp3, flac, ogg, ...)")],
         model: Annotated[str | None, Form(description="accepted for compatibility; the server has one model")] = None,
         prompt: Annotated[str | None, Form(description="accepted for compatibility; not used by this model")] = None,
-        response_format: Annotated[Literal["json", "text"], Form()] = "json",
+        response_format: Annotated[ResponseFormat, Form()] = "json",
         temperature: Annotated[float | None, Form(description="0 decodes greedily; default: the model's own")] = None,
         language: Annotated[str | None, Form(description="accepted for compatibility; not used by this model")] = None,
+        timestamp_granularities: Annotated[
+            list[Granularity] | None,
+            Form(alias=GRANULARITIES, description="with verbose_json: word and/or segment (default segment)"),
+        ] = None,
     ):
         """Also takes any decoding option of `soundwave.options` as a form field (`num_beams`, `ctc_weight`, ...);
-        the others are the model's transcription defaults, as in `soundwave transcribe`."""
+        the others are the model's transcription defaults, as in `soundwave transcribe`. Word and segment times
+        (verbose_json, srt, vtt) come from the model's CTC (docs/timestamps.md)."""
         deadline = time.monotonic() + settings.timeout
+        timestamps = transcription.timestamps_for(response_format, timestamp_granularities)
+        transcription.check_can_time(pipeline, timestamps, response_format)
         form = await request.form()
-        options = transcription_form_options(form)
+        options = transcription.form_options(form)
         if temperature is not None:
             options |= {"do_sample": False} if temperature == 0 else {"do_sample": True, "temperature": temperature}
         check_options(options, pipeline.transcription)
         raw = await file.read()
         wave = await run_in_threadpool(load_request_audio, raw, f"file {file.filename!r}", settings)
         item = Item(wave, TRANSCRIBE_PROMPT, sampling_rate=16_000)
-        result = await answer(item, options, deadline, request, transcribe=True)
-        if response_format == "text":
-            return PlainTextResponse(result.text)
-        usage = TranscriptionUsage(
-            input_tokens=result.input_tokens,
-            output_tokens=result.output_tokens,
-            total_tokens=result.input_tokens + result.output_tokens,
-        )
-        return Transcription(text=result.text, usage=usage)
+        result = await answer(item, options, deadline, request, transcribe=True, timestamps=timestamps)
+        return transcription.response(result, response_format, timestamp_granularities)
 
     return app
 
@@ -292,23 +302,3 @@ async def disconnected(http: Request) -> None:
     disconnect (uvicorn sends it when the connection closes; the test client, after the response)."""
     while (await http.receive())["type"] != "http.disconnect":
         pass
-
-
-TRANSCRIPTION_FIELDS = {"file", "model", "prompt", "response_format", "temperature", "language"}
-
-
-def transcription_form_options(form) -> dict:
-    """The decoding options among a transcription request's form fields (typed; ranges are checked by the
-    options' declaration). Raises ApiError 400 naming an unknown field or a value of the wrong type."""
-    declared = {spec.name: spec for spec in OPTIONS if spec.name not in ("temperature", "do_sample")}
-    options = {}
-    for key, value in form.multi_items():
-        if key in TRANSCRIPTION_FIELDS:
-            continue
-        if key not in declared:
-            raise ApiError(400, f"unknown field {key!r}", code="unknown_parameter", param=key)
-        try:
-            options[key] = parse_value(declared[key], str(value))
-        except ConfigError as err:
-            raise ApiError(400, f"invalid generation option: {err}", code="invalid_option", param=key) from err
-    return options

@@ -34,6 +34,7 @@ class _Job:
     events: asyncio.Queue | None = None  # stream job: ("piece", str) ... then ("end", None) or ("error", exc)
     cancelled: bool = False  # given up (timed out, client gone): skip it, or stop its generation at the next step
     transcribe: bool = False  # answered by `transcribe_batch` (the model's transcription decoding)
+    timestamps: str | None = None  # transcribe jobs: also place words/segments in time ("word", "segment")
 
     def __post_init__(self) -> None:
         if self.future is not None:  # the route cancels the future when it gives up on it
@@ -46,7 +47,7 @@ class _Job:
         """Jobs with equal keys can share a `generate_batch` call; a seeded job runs alone so it reproduces."""
         if self.options.get("seed") is not None:
             return ("alone", id(self))
-        return (self.transcribe, *sorted((k, repr(v)) for k, v in self.options.items()))
+        return (self.transcribe, self.timestamps, *sorted((k, repr(v)) for k, v in self.options.items()))
 
 
 @dataclass
@@ -124,10 +125,13 @@ class Batcher:
         self._queue.put_nowait(job)  # raises asyncio.QueueFull
         self._arrived.set()
 
-    def submit(self, item: Item, options: dict, transcribe: bool = False) -> asyncio.Future:
-        """Queue one item (`transcribe`: a transcript, `transcribe_batch`); the future resolves to its `Result`.
-        Cancel the future to give up on it."""
-        job = _Job(item, options, future=asyncio.get_running_loop().create_future(), transcribe=transcribe)
+    def submit(
+        self, item: Item, options: dict, transcribe: bool = False, timestamps: str | None = None
+    ) -> asyncio.Future:
+        """Queue one item (`transcribe`: a transcript, `transcribe_batch`, with `timestamps` if given); the future
+        resolves to its `Result`. Cancel the future to give up on it."""
+        future = asyncio.get_running_loop().create_future()
+        job = _Job(item, options, future=future, transcribe=transcribe, timestamps=timestamps)
         self._put(job)
         return job.future
 
@@ -183,7 +187,8 @@ class Batcher:
         self.batch_sizes.append(len(group))
         method = self.pipeline.transcribe_batch if group[0].transcribe else self.pipeline.generate_batch
         should_stop = partial(_all_cancelled, tuple(group))
-        call = partial(method, [job.item for job in group], should_stop=should_stop, **group[0].options)
+        timed = {"timestamps": group[0].timestamps} if group[0].timestamps is not None else {}
+        call = partial(method, [job.item for job in group], should_stop=should_stop, **timed, **group[0].options)
         try:
             results: list[Result] = await asyncio.get_running_loop().run_in_executor(self._executor, call)
         except Exception as err:

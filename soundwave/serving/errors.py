@@ -64,11 +64,14 @@ _TAGS = ("text", "input_audio")  # content-part `type` tags, which pydantic puts
 
 def _location(loc: tuple) -> str:
     """('body', 'messages', 0, 'content', 'list[...]', 1, 'input_audio', 'input_audio', 'format') ->
-    'messages[0].content[1].input_audio.format': pydantic's union-member and tag names dropped."""
+    'messages[0].content[1].input_audio.format': pydantic's union-member and tag names dropped;
+    ('body', 'timestamp_granularities[]', 0) -> 'timestamp_granularities[0]'."""
     out, previous = "", None
     for part in loc[1:] if loc and loc[0] in ("body", "query", "header") else loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif previous is None and part.endswith("[]"):
+            out += part[:-2]  # a repeated form field's name (`timestamp_granularities[]`): its items follow
         elif "[" in part or "-" in part or part == "str" or (isinstance(previous, int) and part in _TAGS):
             pass  # a union member's or a tag's name, not a field
         else:

@@ -145,6 +145,47 @@ class Transcription(BaseModel):
     usage: TranscriptionUsage
 
 
+class TranscriptionWord(BaseModel):
+    word: str
+    start: float
+    end: float
+    confidence: float | None = Field(default=None, description="ours: mean CTC posterior of the word, in [0, 1]")
+    interpolated: bool = Field(default=False, description="ours: present (true) when the CTC could not place it")
+
+
+class TranscriptionSegment(BaseModel):
+    """OpenAI's segment; the decoder fields a CTC alignment has no value for are 0 (`tokens`: [])."""
+
+    id: int
+    seek: int
+    start: float
+    end: float
+    text: str
+    tokens: list[int]
+    temperature: float
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+
+
+class DurationUsage(BaseModel):
+    type: Literal["duration"] = "duration"
+    seconds: float
+
+
+class TranscriptionVerbose(BaseModel):
+    """`response_format=verbose_json` (built by `soundwave.alignment.result.verbose_json`): segments unless only
+    `word` granularity was asked for, words when it was."""
+
+    task: Literal["transcribe"] = "transcribe"
+    language: str
+    duration: float
+    text: str
+    words: list[TranscriptionWord] | None = None
+    segments: list[TranscriptionSegment] | None = None
+    usage: DurationUsage
+
+
 class ModelCard(BaseModel):
     id: str
     object: Literal["model"] = "model"

@@ -111,3 +111,18 @@ def test_models_health_page_and_openapi(client):
     assert "http://" not in page.text and "https://" not in page.text  # nothing fetched from elsewhere
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/chat/completions", "/v1/audio/transcriptions", "/v1/models", "/health"} <= set(paths)
+
+
+def test_timestamps_need_a_ctc_head(pipe, speech_bytes):
+    import torch
+
+    from soundwave.inference.pipeline import Pipeline
+
+    no_ctc = Pipeline(torch.nn.Linear(1, 1), pipe.processor)  # the SpeechLLM design has no token CTC
+    files = {"file": ("clip.wav", speech_bytes, "audio/wav")}
+    with TestClient(create_app(no_ctc)) as client:
+        for response_format in ("verbose_json", "srt", "vtt"):
+            response = client.post("/v1/audio/transcriptions", files=files, data={"response_format": response_format})
+            error = response.json()["error"]
+            assert response.status_code == 400 and error["code"] == "timestamps_unsupported", response.text
+            assert "CTC head" in error["message"] and response_format in error["message"]

@@ -73,3 +73,34 @@ def test_upload_record_and_see_the_answer(browser, live_server, tmp_path):
     page.fill("#prompt", "Describe the sound.")
     assert ask(page).strip()
     assert console_errors == []
+
+
+# done: some words, and Stop disabled again
+TRANSCRIBED = "() => document.querySelectorAll('#answer .word').length && document.getElementById('stop').disabled"
+WORDS = "() => [...document.querySelectorAll('#answer .word')].map(w => [+w.dataset.start, +w.dataset.end])"
+CURRENT = "() => [...document.querySelectorAll('#answer .word')].flatMap((w, i) => w.matches('.current') ? [i] : [])"
+PLAYED_TO = "(t) => { const p = player; p.currentTime = t; p.dispatchEvent(new Event('timeupdate')); }"  # id global
+
+
+def test_transcript_words_seek_the_player_and_light_up_while_it_plays(browser, live_server):
+    page = browser.new_page()
+    console_errors = []
+    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+    page.goto(live_server + "/")
+    page.fill("#max-tokens", "40")
+    page.set_input_files("#file", str(SPEECH))
+    page.wait_for_selector("#transcribe:not([disabled])", timeout=20_000)
+    page.click("#transcribe")  # verbose_json with word times from /v1/audio/transcriptions
+    page.wait_for_function(TRANSCRIBED, timeout=60_000)
+    assert page.text_content("#error") == ""
+    times = page.evaluate(WORDS)  # [start, end] of each word, as the server placed them
+    assert len(times) >= 2 and all(0 <= start <= end <= 4.3 for start, end in times)
+    longest = max(range(len(times)), key=lambda i: times[i][1] - times[i][0])
+    clicked = max((i for i in range(len(times)) if i != longest), key=lambda i: times[i][0])
+
+    page.locator("#answer .word").nth(clicked).click()  # seeks the player to the word's start
+    assert abs(page.evaluate("() => document.getElementById('player').currentTime") - times[clicked][0]) < 0.01
+    assert page.evaluate(CURRENT) == [clicked]
+    page.evaluate(PLAYED_TO, sum(times[longest]) / 2)  # as the player reports while it plays
+    assert page.evaluate(CURRENT) == [longest]
+    assert console_errors == []

@@ -143,7 +143,7 @@ def test_bad_uploads_on_transcriptions(client):
     error = error_of(client.post(upload, files={"file": ("notes.txt", b"plain text", "text/plain")}), 400)
     assert "'notes.txt'" in error["message"]
     clip = {"file": ("ok.wav", wav_bytes(1.0), "audio/wav")}
-    error = error_of(client.post(upload, files=clip, data={"response_format": "srt"}), 400)
+    error = error_of(client.post(upload, files=clip, data={"response_format": "docx"}), 400)
     assert "response_format" in error["message"]
     error_of(client.post(upload, json={"file": "x"}), 415)
     error_of(client.post(upload, data={"model": "whisper-1"}, files={}), 415)  # urlencoded, no file

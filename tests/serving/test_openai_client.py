@@ -1,7 +1,9 @@
-"""The official `openai` client against a live server on loopback: chat with input_audio, streaming, transcripts."""
+"""The official `openai` client against a live server on loopback: chat with input_audio, streaming, transcripts,
+and transcripts with word and segment times (verbose_json, srt, vtt)."""
 
 from __future__ import annotations
 
+import html
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -54,3 +56,79 @@ def test_bad_audio_is_a_client_error_and_concurrent_requests_all_succeed(client,
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(ask, range(4)))
     assert len(answers) == 4 and all(answers)
+
+
+# ---- timestamps: verbose_json, srt, vtt (#34) ------------------------------------------------------------------------
+SHORT = {"max_new_tokens": 40}  # a form field of its own (soundwave.options): the random model's text, 40 tokens
+SEGMENT_FIELDS = {"id", "seek", "start", "end", "text", "tokens", "temperature", "avg_logprob", "compression_ratio"}
+SEGMENT_FIELDS |= {"no_speech_prob"}
+
+
+def transcribe(client, **request):
+    with SPEECH.open("rb") as f:
+        return client.audio.transcriptions.create(model="whisper-1", file=f, extra_body=SHORT, **request)
+
+
+def unspaced(text: str) -> str:
+    return "".join(text.split())
+
+
+def clock_seconds(stamp: str) -> float:
+    """WebVTT's "HH:MM:SS.mmm" in seconds."""
+    hours, minutes, seconds = stamp.split(":")
+    return round(int(hours) * 3600 + int(minutes) * 60 + float(seconds), 3)
+
+
+@pytest.fixture(scope="module")
+def verbose(client):
+    return transcribe(client, response_format="verbose_json", timestamp_granularities=["word", "segment"])
+
+
+def test_verbose_json_has_openai_schema_and_ordered_times(client, verbose):
+    body = verbose.to_dict()
+    openai.types.audio.TranscriptionVerbose.model_validate(body, strict=True)  # the client's own model, strictly
+    assert body["task"] == "transcribe" and body["language"] == "english" and body["text"]
+    assert abs(body["duration"] - 4.284) < 0.01 and body["usage"] == {"type": "duration", "seconds": body["duration"]}
+    words, segments = body["words"], body["segments"]
+    assert words and segments
+    assert all({"word", "start", "end", "confidence"} <= set(w) for w in words)
+    assert all(set(s) == SEGMENT_FIELDS for s in segments) and [s["id"] for s in segments] == list(range(len(segments)))
+    for timed in (words, segments):
+        assert all(0 <= t["start"] <= t["end"] <= body["duration"] for t in timed)
+        assert all(a["end"] <= b["start"] + 1e-3 for a, b in zip(timed, timed[1:], strict=False))  # in order
+    assert unspaced("".join(w["word"] for w in words)) == unspaced(body["text"])
+    assert unspaced("".join(s["text"] for s in segments)) == unspaced(body["text"])
+    plain = transcribe(client)  # json: timestamps never change the text
+    assert plain.text == body["text"] and plain.usage.output_tokens <= SHORT["max_new_tokens"]
+    assert transcribe(client, response_format="text") == body["text"]
+
+
+def test_granularities_choose_the_lists(client, verbose):
+    only_words = transcribe(client, response_format="verbose_json", timestamp_granularities=["word"])
+    assert only_words.segments is None and [w.word for w in only_words.words] == [w.word for w in verbose.words]
+    default = transcribe(client, response_format="verbose_json")  # OpenAI's default: segments, no words
+    assert default.words is None and default.segments == verbose.segments
+
+
+def test_srt_and_vtt_parse_and_match_the_segments(client, verbose):
+    import srt
+    import webvtt
+
+    cues = list(srt.parse(transcribe(client, response_format="srt")))
+    assert [(c.start.total_seconds(), c.end.total_seconds()) for c in cues] == [
+        (s.start, s.end) for s in verbose.segments
+    ]
+    assert [unspaced(c.content) for c in cues] == [unspaced(s.text) for s in verbose.segments]
+    captions = list(webvtt.from_string(transcribe(client, response_format="vtt")))
+    assert [(clock_seconds(c.start), clock_seconds(c.end)) for c in captions] == [
+        (s.start, s.end) for s in verbose.segments
+    ]
+    assert [unspaced(html.unescape(c.text)) for c in captions] == [unspaced(s.text) for s in verbose.segments]
+
+
+def test_bad_granularities_are_400s_naming_the_field(client):
+    with pytest.raises(openai.BadRequestError, match="timestamp_granularities"):
+        transcribe(client, response_format="verbose_json", timestamp_granularities=["letter"])
+    with pytest.raises(openai.BadRequestError, match="timestamp_granularities.*verbose_json"):
+        transcribe(client, response_format="json", timestamp_granularities=["word"])
+    assert transcribe(client, response_format="json", timestamp_granularities=["segment"]).text  # OpenAI accepts it
