@@ -91,6 +91,8 @@ class GenerationConfig:
                                low=1, high=16, group=EXPERT)  # fmt: skip
     repair_pool: int = option(0, "word repair: nearby lexicon words found per word, shortlisted to 8 by the "
                               "spelling CTC (0: just 8)", low=0, high=256, group=EXPERT)  # fmt: skip
+    repair_window: int = option(3, "word repair: words past each tried word the LMs read (its cost per word)",
+                                low=0, high=64, group=EXPERT)  # fmt: skip
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):

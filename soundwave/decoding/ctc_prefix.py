@@ -171,6 +171,18 @@ def full_score(r: Tensor, lengths: Tensor) -> Tensor:
     return torch.logaddexp(at_end[:, 0], at_end[:, 1])
 
 
+def heard_nothing(logits: Tensor, lengths: Tensor, blank_id: int) -> Tensor:
+    """(N, T, C) CTC logits (or log-probs), (N,) valid frames -> (N,) bool: the best path is all blank.
+
+    Joint decoding ends such an answer before it starts (`CTCPrefixScorer`'s `silent`): over many frames of
+    silence CTC's small non-blank mass adds up, so the prefix scores of any words beat the one all-blank path of
+    the empty answer and the LLM's own invention would go through.
+    """
+    frames = torch.arange(logits.shape[1], device=logits.device)[None]  # (1, T)
+    blank = (logits.argmax(dim=-1) == blank_id) | (frames >= lengths.to(logits.device)[:, None])  # (N, T)
+    return blank.all(dim=1).cpu()
+
+
 class CTCPrefixScorer(LogitsProcessor):
     """A transformers logits processor for joint CTC / LLM decoding (greedy or beam search).
 
@@ -188,6 +200,7 @@ class CTCPrefixScorer(LogitsProcessor):
         length_bonus: added to the joint score of every token but the end: > 0 makes answers longer.
         spelling: the spelling CTC's scorer (`spelling_prefix.py`), which also proposes the tokens that spell what
             it heard next; spelling_weight: its weight (the LLM's: 1 - weight - spelling_weight).
+        silent: (N,) bool, items whose CTC heard nothing (`heard_nothing`): their answer ends at once (empty).
     """
 
     def __init__(
@@ -204,6 +217,7 @@ class CTCPrefixScorer(LogitsProcessor):
         length_bonus: float = 0.0,
         spelling: SpellingScorer | None = None,
         spelling_weight: float = 0.0,
+        silent: Tensor | None = None,
     ) -> None:
         if not 0 <= weight <= 1 or not 0 <= spelling_weight <= 1 or not 0 < weight + spelling_weight <= 1:
             raise ValueError(
@@ -219,6 +233,7 @@ class CTCPrefixScorer(LogitsProcessor):
         self.blank_id, self.eos = blank_id, list(eos_token_ids)
         self.weight, self.candidates, self.num_beams = weight, candidates, num_beams
         self.active = active if active is not None else torch.ones(self.logp.shape[0], dtype=torch.bool)
+        self.silent = silent if silent is not None else torch.zeros(self.logp.shape[0], dtype=torch.bool)
         self.heard = self._heard_tokens()  # (N, H) greedy CTC tokens per item, blank-padded
         self.states: dict[tuple, tuple[Tensor, Tensor]] = {}  # (item, prefix) -> (r (T, 2), psi)
 
@@ -284,6 +299,8 @@ class CTCPrefixScorer(LogitsProcessor):
         mixed = mixed.scatter(1, cands, joint.nan_to_num(nan=NEG_INF)).index_copy(
             1, torch.tensor(self.eos), ends.nan_to_num(nan=NEG_INF)
         )
+        quiet = self.silent[items] & empty  # (R',) nothing heard: the answer ends before it starts
+        mixed[quiet] = torch.full_like(mixed[0], NEG_INF).index_fill(0, torch.tensor(self.eos), 0.0)
         lost = torch.isinf(mixed).all(dim=1)  # CTC rules out every candidate: the LLM decides alone
         mixed[lost] = llm[lost]
         out = scores.float().clone()

@@ -35,6 +35,7 @@ class JointCTC(Rescorer):
         from soundwave.decoding.ctc_prefix import CTCPrefixScorer
 
         log_probs, lengths, active = context.token_ctc()
+        silent = active.cpu() & heard_nothing(context, config)
         return [
             CTCPrefixScorer(
                 log_probs,
@@ -49,6 +50,7 @@ class JointCTC(Rescorer):
                 length_bonus=config.ctc_length_bonus,
                 spelling=self._spelling(context, config) if config.spelling_weight > 0 else None,
                 spelling_weight=config.spelling_weight,
+                silent=silent,
             )
         ]
 
@@ -66,7 +68,9 @@ class WordRepair(Rescorer):
     """After decoding, non-words of each transcript are replaced by nearby lexicon words (`word_repair.py`).
 
     Its cost bound: per clip, at most `MAX_REPAIRED_WORDS` words are tried, each against at most `repair_pool`
-    nearby words (shortlisted to 8) and merges of up to 3 words; so repair costs a bounded number of LM passes.
+    nearby words (shortlisted to 8) and merges of up to 3 words, the LMs reading each candidate only up to
+    `repair_window` words past it (the words before it are read once per clip); so repair costs a bounded number
+    of LM passes, each over a bounded number of tokens.
     """
 
     name = "word_repair"
@@ -98,10 +102,27 @@ class WordRepair(Rescorer):
                 embeds, keys = prompts[row]
                 speech_lm = cached(SpeechLM(context.model.llm, context.tokenizer, embeds, context.eos_token_id, keys))
             score = sentence_scorer(row_log_probs, text_lm, config.word_repair, speech_lm, config.word_repair_speech)
-            best, text = repair_best(texts[first : first + nbest], score, lexicon, pool=config.repair_pool)
+            best, text = repair_best(
+                texts[first : first + nbest], score, lexicon, pool=config.repair_pool, window=config.repair_window
+            )
             repaired.append(text)
             chosen.append(first + best)
         return repaired, chosen
+
+
+def heard_nothing(context: DecodeContext, config: GenerationConfig) -> torch.Tensor:
+    """(B,) rows whose audio every weighted CTC head hears as silence (best path all blank)."""
+    from soundwave.decoding.ctc_prefix import heard_nothing as all_blank
+
+    logits, lengths, _ = context.token_ctc()
+    silent = all_blank(logits, lengths, context.model.blank_id) if config.ctc_weight > 0 else None
+    if config.spelling_weight > 0:
+        from soundwave.model.spelling import BLANK
+
+        logits, lengths, _ = context.spelling_ctc()
+        spelled = all_blank(logits, lengths, BLANK)
+        silent = spelled if silent is None else silent & spelled
+    return silent
 
 
 def lexicon_of(context: DecodeContext):

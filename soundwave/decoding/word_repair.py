@@ -87,6 +87,10 @@ class TextLM:
     def __call__(self, sentences: list[str]) -> Tensor:
         return self.context.score([self.tokenizer(s, add_special_tokens=False).input_ids for s in sentences])
 
+    def heads(self, sentences: list[str], complete: bool) -> Tensor:
+        """(N,) log-probs of each sentence's tokens after those all of them share (`ReadContext.score_after`)."""
+        return self.context.score_after([self.tokenizer(s, add_special_tokens=False).input_ids for s in sentences])
+
 
 class SpeechLM:
     """The speech LLM read as a scorer of answers: log P(sentence, end of turn | the row's prompt and its audio).
@@ -108,17 +112,25 @@ class SpeechLM:
         self.context = ReadContext(llm, lambda: prompt_embeds, prompt_keys)
 
     def __call__(self, sentences: list[str]) -> Tensor:
-        return self.context.score(
-            [[*self.tokenizer(s, add_special_tokens=False).input_ids, self.end] for s in sentences]
-        )
+        return self.context.score(self._rows(sentences, complete=True))
+
+    def heads(self, sentences: list[str], complete: bool) -> Tensor:
+        """(N,) log-probs of each sentence's tokens after those all of them share (`ReadContext.score_after`), the
+        end of turn included when the sentences are `complete` answers."""
+        return self.context.score_after(self._rows(sentences, complete))
+
+    def _rows(self, sentences: list[str], complete: bool) -> list[list[int]]:
+        end = [self.end] if complete else []
+        return [[*self.tokenizer(s, add_special_tokens=False).input_ids, *end] for s in sentences]
 
 
 class ReadContext:
     """A context the LLM reads once (its KV cache kept), then scores token rows continuing it.
 
-    Each call reads the rows' common leading tokens once (when that saves at least `SHARED_READ_MIN` token reads:
-    a pass of its own costs a read of every weight) and the rest in one right-padded batch: repair's sentences
-    differ from one word on, so most of a long sentence is read once instead of once per candidate.
+    `score` gives whole rows' log-probs: it reads the rows' common leading tokens once (when that saves at least
+    `SHARED_READ_MIN` token reads: a pass of its own costs a read of every weight) and the rest in one right-padded
+    batch. `score_after` gives only what follows the common tokens, which it reads into a prefix kept across calls
+    (repair moves left to right: each word's candidates share the words before it, read once for the clip).
 
     Args:
         llm: a transformers causal LM.
@@ -129,6 +141,7 @@ class ReadContext:
     def __init__(self, llm, embeds: Callable[[], Tensor], keys: Tensor | None = None) -> None:
         self.llm, self.embeds, self.keys = llm, embeds, keys
         self.read: tuple | None = None  # (KV cache, (S,) keys, (V,) logits of the last step)
+        self.prefix: tuple | None = None  # (P tokens read after the context, KV cache, (S + P,) keys, (V,) logits)
 
     @torch.no_grad()
     def _read(self) -> tuple:
@@ -155,20 +168,55 @@ class ReadContext:
             logits = self.llm(input_ids=ids, attention_mask=keys[None], **cache_kwargs(cache)).logits[0].float()
             total = summed_log_probs(torch.cat([last[None], logits[:-1]])[None], ids, torch.ones_like(ids))[0]
             last = logits[-1]  # (V,)
-        rest = [row[len(shared) :] for row in rows]
+        return total + self._rest(cache, keys, last, [row[len(shared) :] for row in rows])
+
+    @torch.no_grad()
+    def score_after(self, rows: list[list[int]]) -> Tensor:
+        """(N,) summed log-probs of each token row's tokens after the leading ones all rows share.
+
+        The shared tokens' log-prob is the same for every row, so these rank rows as `score` does; they are read
+        once, into a prefix that the next call extends (or cuts back to where it still matches).
+        """
+        shared = shared_prefix(rows)
+        cache, keys, last = self._prefix(shared)
+        return self._rest(copy.deepcopy(cache), keys, last, [row[len(shared) :] for row in rows])
+
+    def _prefix(self, tokens: list[int]) -> tuple:
+        """The context followed by `tokens`, read: (KV cache, (S + P,) keys, (V,) logits after the last token)."""
+        context, keys, last = self._read()
+        have, cache, have_keys, have_last = self.prefix or ([], None, keys, last)
+        common = len(shared_prefix([have, tokens], own=0))
+        if cache is None or common < len(have):  # cut back to what still matches; its last token is read again
+            keep = max(common - 1, 0)
+            if keep == 0:
+                have, cache, have_keys, have_last = [], copy.deepcopy(context), keys, last
+            else:
+                cache.crop(keep - len(have))  # drop the tokens past `keep` (a negative count)
+                have, have_keys = have[:keep], have_keys[: len(keys) + keep]
+        extension = tokens[len(have) :]
+        if extension:
+            ids = torch.tensor([extension], device=keys.device)  # (1, E)
+            have_keys = torch.cat([have_keys, torch.ones_like(ids[0])])  # (S + P,)
+            out = self.llm(input_ids=ids, attention_mask=have_keys[None], **cache_kwargs(cache))
+            have_last = out.logits[0, -1].float()
+        self.prefix = (list(tokens), cache, have_keys, have_last)
+        return cache, have_keys, have_last
+
+    def _rest(self, cache, keys: Tensor, last: Tensor, rest: list[list[int]]) -> Tensor:
+        """(N,) summed log-probs of token rows continuing a read context (`cache` is used up: repeated per row)."""
         ids, mask = right_padded(rest, 0, keys.device)  # (N, L) each
         cache.batch_repeat_interleave(len(rest))  # (1, S + P) keys -> (N, S + P)
         attention = torch.cat([keys[None].expand(len(rest), -1), mask], dim=1)  # (N, S + P + L)
         logits = self.llm(input_ids=ids, attention_mask=attention, **cache_kwargs(cache)).logits.float()  # (N, L, V)
         predicting = torch.cat([last.expand(len(rest), 1, -1), logits[:, :-1]], dim=1)  # step j predicts token j
-        return total + summed_log_probs(predicting, ids, mask)
+        return summed_log_probs(predicting, ids, mask)
 
 
-def shared_prefix(rows: list[list[int]]) -> list[int]:
-    """The longest leading tokens all rows share, leaving each row at least one token of its own."""
+def shared_prefix(rows: list[list[int]], own: int = 1) -> list[int]:
+    """The longest leading tokens all rows share, leaving each row at least `own` tokens of its own."""
     shortest = min(len(row) for row in rows)
     length = 0
-    while length < shortest - 1 and all(row[length] == rows[0][length] for row in rows):
+    while length < shortest - own and all(row[length] == rows[0][length] for row in rows):
         length += 1
     return rows[0][:length]
 
@@ -201,6 +249,8 @@ def cached(score: SentenceScore) -> SentenceScore:
             seen.update(zip(new, score(new).tolist(), strict=True))
         return torch.tensor([seen[s] for s in sentences])
 
+    if hasattr(score, "heads"):  # relative scores are not remembered: they depend on the sentences compared
+        lookup.heads = score.heads
     return lookup
 
 
@@ -222,7 +272,18 @@ def sentence_scorer(
             total = total + speech_weight * speech_lm(sentences)
         return total
 
+    def local(sentences: list[str], heads: list[str], complete: bool) -> Tensor:
+        """Scores ranking sentences that differ only inside their `heads` (each sentence cut after the same words)
+        as `score` would, with the LMs reading only the heads' tokens after what all share (`heads` methods)."""
+        total = spelling_log_likelihood(log_probs, sentences)
+        for lm, weight in ((text_lm, lm_weight), (speech_lm, speech_weight)):
+            if lm is not None and weight > 0:
+                part = lm.heads(heads, complete) if hasattr(lm, "heads") else lm(sentences)
+                total = total + weight * part
+        return total
+
     score.acoustic = lambda sentences: spelling_log_likelihood(log_probs, sentences)  # the shortlist's cheap score
+    score.local = local
     return score
 
 
@@ -238,6 +299,7 @@ def repair_words(
     real_margin: float = 0.0,
     pool: int = 0,
     budget: int = MAX_REPAIRED_WORDS,
+    window: int | None = None,
 ) -> str:
     """`text` with each word the lexicon lacks replaced, left to right, by whichever of itself and its nearby
     lexicon words (`nearby_words`) makes the best-scoring sentence; the words before it are already repaired.
@@ -250,6 +312,8 @@ def repair_words(
     With `merge`, a word split in pieces ("sat isfied", "a firt", "f a ied") may also join: where any of up to `span`
     neighbours is suspect (`is_suspect`), the lexicon words near their concatenation compete too, replacing them all.
     At most `budget` words with options are tried (the rest stay as decoded).
+    With `window`, the LMs read each candidate sentence only up to `window` words past the replaced ones
+    (`local_scores`): a word's cost no longer grows with the sentence after it.
     With `real_distance` > 0, lexicon words are tried too, against the words within `real_distance` edits of them,
     and give way only to a sentence scoring `real_margin` more ("outwit" -> "outfit" where the audio says so).
     """
@@ -263,12 +327,27 @@ def repair_words(
         if options:
             tried += 1
             replacements = [[words[i]], *(o for o, _ in options)]  # each replaces words[i : i + len(it)]
-            sentences = [replaced(words, i, o) for o in replacements]
             margins = torch.tensor([0.0, *(real_margin if real else 0.0 for _, real in options)])
-            best = replacements[int((score(sentences) - margins).argmax())]
+            best = replacements[int((local_scores(score, words, i, replacements, window) - margins).argmax())]
             words[i : i + len(best)] = list(filter(None, best))
         i += 1
     return " ".join(words)
+
+
+def local_scores(
+    score: SentenceScore, words: list[str], i: int, replacements: list[list[str]], window: int | None
+) -> Tensor:
+    """(N,) scores of the sentences with words[i:] replaced by each of `replacements`, ranked as `score` ranks them.
+
+    The spelling CTC scores whole sentences (it must account for all the audio); the LMs read each sentence cut
+    `window` words past the widest replacement (None: whole), and only past the words every candidate shares.
+    """
+    sentences = [replaced(words, i, o) for o in replacements]
+    if not hasattr(score, "local"):
+        return score(sentences)
+    end = len(words) if window is None else min(len(words), i + max(map(len, replacements)) + window)
+    heads = [replaced(words[:end], i, o) for o in replacements]
+    return score.local(sentences, heads, end == len(words))
 
 
 def replaced(words: list[str], i: int, replacement: list[str]) -> str:

@@ -8,6 +8,7 @@ from soundwave.decoding.ctc_prefix import (
     CTCPrefixScorer,
     empty_prefix,
     full_score,
+    heard_nothing,
     per_row_log_probs,
     prefix_extend,
     with_blank_penalty,
@@ -220,6 +221,23 @@ def test_length_bonus_lengthens_the_answer_by_the_bonus_alone():
 def test_weight_must_be_in_range():
     with pytest.raises(ValueError, match="ctc_weight"):
         CTCPrefixScorer(_peaky([1]), torch.tensor([12]), BLANK, [V], weight=0.0)
+
+
+def test_an_answer_ctc_heard_nothing_of_ends_before_it_starts():
+    """Long silence with a little non-blank mass on every frame: the words' prefix scores beat the empty answer's
+    one all-blank path, so without `silent` the LLM's invention goes through; with it the answer is empty."""
+    eos, frames = V, 200
+    logp = torch.full((1, frames, V), 0.02).index_fill(2, torch.tensor([BLANK]), 0.9).log()  # (1, T, V)
+    logp = logp.log_softmax(-1)
+    lengths = torch.tensor([frames])
+    assert heard_nothing(logp, lengths, BLANK).tolist() == [True]
+    assert heard_nothing(_peaky([2]), torch.tensor([12]), BLANK).tolist() == [False]
+    llm = torch.full((4, V + 1), -20.0)
+    llm[:, 3], llm[3, eos] = 0.0, 0.0  # the LLM wants "3 3 3" then the end
+    plain = CTCPrefixScorer(logp, lengths, BLANK, [eos], weight=0.5, candidates=2)
+    assert _greedy(plain, llm, 4, eos)[:3] == [3, 3, 3]
+    quiet = CTCPrefixScorer(logp, lengths, BLANK, [eos], 0.5, candidates=2, silent=heard_nothing(logp, lengths, BLANK))
+    assert _greedy(quiet, llm, 4, eos) == [eos]
 
 
 # ---- through the Pipeline (the tiny reference checkpoint: random weights, so only invariances are asserted) ----

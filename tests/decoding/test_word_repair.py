@@ -272,3 +272,49 @@ def test_repair_work_per_clip_is_bounded():
     best, repaired = repair_best([text] * 4, score, LEXICON, merge=False)
     per_text = word_repair.MAX_REPAIRED_WORDS // 4
     assert repaired.split().count("cat") == per_text and len(calls) == 4 * per_text + 1  # + the final comparison
+
+
+def test_scores_after_shared_words_rank_as_whole_scores_across_calls(tmp_path_factory):
+    """`score_after` (the kept prefix extended, then cut back) differs from whole-row `score` by one constant per
+    call: the shared words' log-prob."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.model.test_builder import base_dir
+
+    root = tmp_path_factory.getbasetemp() / "tiny-bases"
+    llm = AutoModelForCausalLM.from_pretrained(str(base_dir(root, "llm"))).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(base_dir(root, "llm")))
+    lm = TextLM(llm, tokenizer)
+    calls = [  # the prefix grows, grows again, then is cut back and the rows share nothing
+        ["the cat sat on the mat", "the cat sat on a mat", "the cat sat"],
+        ["the cat sat on a mat today", "the cat sat on a hat today"],
+        ["the cat ran", "the cat ran off"],
+        ["a dog", "the garage"],
+    ]
+    for sentences in calls:
+        whole, after = lm(sentences), lm.heads(sentences, complete=True)
+        torch.testing.assert_close(whole - after, (whole - after)[:1].expand_as(whole), rtol=1e-4, atol=1e-4)
+    assert lm.context.prefix[0] == []  # the last rows share no token: the prefix was cut back to the context
+
+
+def test_repair_reading_a_window_past_each_word_keeps_a_whole_sentence_choice():
+    """A local window scores as the whole sentence when the LM's preference lies inside it; the LM reads fewer
+    words per candidate."""
+    log_probs = heard("a cot sat", {3: {"a": 0.5, "o": 0.5}})  # "cat" or "cot", evenly
+
+    class Prefers:  # an LM that likes "cat" and records what it read
+        def __init__(self):
+            self.read = []
+
+        def __call__(self, sentences):
+            self.read += sentences
+            return torch.tensor([5.0 if "cat" in s else 0.0 for s in sentences])
+
+        def heads(self, sentences, complete):
+            return self(sentences)
+
+    whole, local = Prefers(), Prefers()
+    assert repair_words("a cet sat", sentence_scorer(log_probs, whole, 1.0), LEXICON, merge=False) == "a cat sat"
+    local_repair = repair_words("a cet sat", sentence_scorer(log_probs, local, 1.0), LEXICON, merge=False, window=0)
+    assert local_repair == "a cat sat"
+    assert max(len(s.split()) for s in local.read) == 2 < max(len(s.split()) for s in whole.read)
