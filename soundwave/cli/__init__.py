@@ -14,7 +14,7 @@ import sys
 from soundwave.errors import SoundwaveError
 
 # module name under soundwave.cli -> registered in this order in `soundwave --help`
-COMMANDS = ("ask", "transcribe", "align", "chat", "train", "eval", "serve", "models", "data")
+COMMANDS = ("ask", "transcribe", "align", "listen", "chat", "train", "eval", "serve", "models", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ pipe.transcribe("clip.wav").text                                    # the model'
 pipe.transcribe("clip.wav", timestamps="word").words                # + word and segment times (CTC alignment)
 pipe.align("clip.wav", "any text").words                            # place a given text's words in time
 for piece in pipe.stream("clip.wav", "Summarize."): print(piece, end="")
+stream = pipe.listen()                                             # live: captions while audio arrives, then ask
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from soundwave.audio import SAMPLE_RATE, AudioInput, load_audio
 from soundwave.decoding import DecodeContext, active_rescorers
 from soundwave.decoding.draft import ctc_drafts
 from soundwave.errors import ConfigError, SoundwaveError
+from soundwave.inference.encoded import EncodedAudio, encoding_of, seconds_of
 from soundwave.inference.generation import model_decoding
 from soundwave.inference.processor import SpeechProcessor
 from soundwave.inference.stopping import StopFlag, stop_when
@@ -57,10 +59,11 @@ class Item:
     """One request: audio (path, bytes or array) + prompt, with optional earlier turns.
 
     `history` turns with `audio=True` take their recordings from `history_audio`, in order (16 kHz arrays).
-    `audio=None` asks a text-only question (the conversation may still hold earlier recordings).
+    `audio=None` asks a text-only question (the conversation may still hold earlier recordings). `EncodedAudio`
+    (a live stream's vectors) is spliced in as it is, in an item without `history_audio`.
     """
 
-    audio: AudioInput | None
+    audio: AudioInput | EncodedAudio | None
     prompt: str
     history: Sequence[Turn] = field(default_factory=tuple)
     sampling_rate: int | None = None  # rate of `audio` when it is an array
@@ -142,10 +145,33 @@ class Pipeline:
         return cls(model, processor_for(model, tokenizer, feature_extractor), generation)
 
     # ---- audio --------------------------------------------------------------------------------------------------
-    def _load(self, item: Item) -> np.ndarray | None:
-        if item.audio is None:
-            return None
+    def _load(self, item: Item) -> np.ndarray | EncodedAudio | None:
+        if item.audio is None or isinstance(item.audio, EncodedAudio):
+            if item.audio is not None and item.history_audio:
+                raise SoundwaveError("encoded audio cannot share a conversation with recordings (history_audio)")
+            return item.audio
         return load_audio(item.audio, sampling_rate=item.sampling_rate or SAMPLE_RATE)
+
+    def encode(self, waveform: np.ndarray):
+        """The model's encoding of 16 kHz audio (`encode_audio`: per-window CTC, shrunk vectors joined), computed
+        under the model's lock, so it can run beside generation from other threads (a live stream's windows)."""
+        batch = self.processor.audio_batch([waveform])
+        device = self.model.device
+        with self._lock, torch.inference_mode():
+            return self.model.encode_audio(
+                batch.audios.to(device), batch.audio_lengths.to(device), batch.windows_per_item.to(device)
+            )
+
+    def listen(self, **options):
+        """A live stream: `feed` audio as it arrives and get captions from the CTC head, `ask` about what was heard.
+
+        Options are `LiveStream`'s (`soundwave.inference.live`: step, window, context, settle seconds, the most
+        vectors kept). Raises SoundwaveError for a model without a token CTC (the SpeechLLM design).
+        """
+        from soundwave.inference.live import LiveStream
+
+        check_token_ctc(self.model)
+        return LiveStream(self, **options)
 
     # ---- generation ---------------------------------------------------------------------------------------------
     def generate(self, audio: AudioInput, prompt: str, history: Sequence[Turn] = (), **generation) -> Result:
@@ -283,6 +309,10 @@ class Pipeline:
             waves += [*item.history_audio, *own]
             counts.append(len(item.history_audio) + len(own))
             conversations.append([*item.history, Turn("user", item.prompt, audio=wave is not None)])
+        encoded = [wave for wave in waves if isinstance(wave, EncodedAudio)]
+        if encoded and len(encoded) != len(waves):
+            raise SoundwaveError("encoded audio cannot be batched with recordings: give them separate calls")
+        waves = [] if encoded else waves  # encoded: the prompts only, their vectors come from the items
         batch = self.processor(waves, conversations, audios_per_row=None if counts == [1] * len(chunk) else counts)
         return {k: (v.to(self.model.device) if v is not None else None) for k, v in batch.items()}
 
@@ -301,7 +331,7 @@ class Pipeline:
                 if nbest > 1:  # an add-on rewrites each row's `nbest` best beams
                     kwargs["num_return_sequences"] = nbest
                 if config.draft == "ctc" and self.has_ctc and can_speculate(kwargs):
-                    kwargs["draft_ids"] = ctc_drafts(context)
+                    kwargs["draft_ids"] = self._drafts(chunk, context)
                 if should_stop is not None:
                     kwargs["stopping_criteria"] = stop_when(should_stop)
                 output = self.model.generate(**batch, audio_encoding=audio, return_dict_in_generate=True, **kwargs)
@@ -337,11 +367,18 @@ class Pipeline:
                     audio_tokens=n_audio,
                     output_tokens=len(ids),
                     llm_forward_passes=int(passes),
-                    audio_seconds=wave.shape[0] / SAMPLE_RATE if wave is not None else 0.0,
+                    audio_seconds=seconds_of(wave),
                     seconds=seconds,
                 )
             )
         return results
+
+    @staticmethod
+    def _drafts(chunk, context: DecodeContext) -> list[list[int]]:
+        """Each row's CTC transcript (the speculative draft): kept with encoded audio, else from its CTC logits."""
+        if any(isinstance(wave, EncodedAudio) for _, _, wave in chunk):
+            return [list(wave.ctc_ids) if isinstance(wave, EncodedAudio) else [] for _, _, wave in chunk]
+        return ctc_drafts(context)
 
     @property
     def has_ctc(self) -> bool:
@@ -397,13 +434,22 @@ class Pipeline:
 
     def _check_context(self, batch: dict, config: GenerationConfig, chunk):
         """Encode the audio; raises ContextTooLong when prompt + audio + answer cannot fit. Returns the encoding."""
-        audio = self.model.encode_audio(batch["audios"], batch.get("audio_lengths"), batch.get("windows_per_item"))
+        encoded = [wave for _, _, wave in chunk if isinstance(wave, EncodedAudio)]
+        if encoded:
+            if active_rescorers(config):
+                raise ConfigError(
+                    "encoded audio (a live stream's) keeps no CTC posteriors or encoder frames: decode it with "
+                    "ctc_weight=0, spelling_weight=0, word_repair=0 and word_repair_speech=0"
+                )
+            audio = encoding_of(self.model, encoded)
+        else:
+            audio = self.model.encode_audio(batch["audios"], batch.get("audio_lengths"), batch.get("windows_per_item"))
         _, counts = self._per_row(batch, audio.lengths.tolist())
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
         for row, (_, _, wave) in enumerate(chunk):
             needed = int(prompt_lengths[row]) + counts[row] + config.max_new_tokens
             if needed > self.context_length:
-                seconds = wave.shape[0] / SAMPLE_RATE if wave is not None else 0.0
+                seconds = seconds_of(wave)
                 rate = counts[row] / max(seconds, 1e-6)
                 fits = max(0.0, (self.context_length - prompt_lengths[row] - config.max_new_tokens) / max(rate, 1e-6))
                 raise ContextTooLong(

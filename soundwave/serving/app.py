@@ -5,6 +5,8 @@
                                   timestamp_granularities[], and any decoding option of soundwave.options), decoded
                                   as `soundwave transcribe` does; json, text, srt, vtt or verbose_json (word and
                                   segment times from the model's CTC: `transcription`)
+    WS   /v1/listen               live captions from the model's CTC while audio streams in, then questions about
+                                  what was said (`listen`, docs/live.md)
     GET  /v1/models, /health, /openapi.json, and / (the web page)
 
 Requests go through one `Batcher` (bounded queue -> `generate_batch` on one model thread). Audio comes only
@@ -23,7 +25,7 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile, WebSocket
 from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +37,7 @@ from soundwave.serving import chat, transcription
 from soundwave.serving.audio_input import load_request_audio
 from soundwave.serving.batcher import Batcher, StreamJob
 from soundwave.serving.errors import ApiError, BodyLimit, install_error_handlers
+from soundwave.serving.listen import LiveStreams
 from soundwave.serving.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
@@ -72,6 +75,7 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
     """
     settings = settings or ServerSettings()
     batcher = Batcher(pipeline, settings.max_batch, settings.queue_size, settings.batch_wait_ms)
+    live = LiveStreams(pipeline, settings)
     started = int(time.time())
     page = _page()
     body_limit = settings.max_upload_bytes * 4 // 3 + 1_000_000  # base64 is 4/3 of the audio, + JSON/form fields
@@ -80,9 +84,11 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await batcher.start()
+        live.start()
         try:
             yield
         finally:
+            live.stop()
             await batcher.stop()
 
     app = FastAPI(
@@ -293,6 +299,12 @@ def create_app(pipeline, settings: ServerSettings | None = None) -> FastAPI:
         item = Item(wave, TRANSCRIBE_PROMPT, sampling_rate=16_000)
         result = await answer(item, options, deadline, request, transcribe=True, timestamps=timestamps)
         return transcription.response(result, response_format, timestamp_granularities)
+
+    @app.websocket("/v1/listen")
+    async def listen(websocket: WebSocket) -> None:
+        """Live captions while audio streams in, then questions about it (the protocol: `soundwave.serving.listen`).
+        The API key comes as `Authorization: Bearer` or in the first message (browsers cannot set the header)."""
+        await live.serve(websocket)
 
     return app
 

@@ -88,23 +88,31 @@ def check_prompt_size(request: ChatCompletionRequest, tokenizer, limit: PromptLi
     Raises:
         ApiError: 400 `context_length_exceeded`.
     """
-    texts = [text for message in request.messages for text in _texts(message.content)]
+    check_text_size([text for message in request.messages for text in _texts(message.content)], tokenizer, limit)
+
+
+def check_text_size(texts: list[str], tokenizer, limit: PromptLimit, param: str = "messages") -> None:
+    """Refuse `texts` (all together) over `limit` tokens, as `check_prompt_size` does; `param` names them.
+
+    Raises:
+        ApiError: 400 `context_length_exceeded`.
+    """
     chars = sum(map(len, texts))
     if limit.chars_per_token is not None and chars > limit.tokens * limit.chars_per_token:
         raise ApiError(
             400,
-            f"messages: {chars:,} characters of text cannot fit in {limit.tokens:,} tokens ({limit.source}; no "
+            f"{param}: {chars:,} characters of text cannot fit in {limit.tokens:,} tokens ({limit.source}; no "
             f"token of this model spells more than {limit.chars_per_token} characters)",
             code="context_length_exceeded",
-            param="messages",
+            param=param,
         )
     tokens = sum(len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts)
     if tokens > limit.tokens:
         raise ApiError(
             400,
-            f"messages: {tokens:,} tokens of text, over the limit of {limit.tokens:,} ({limit.source})",
+            f"{param}: {tokens:,} tokens of text, over the limit of {limit.tokens:,} ({limit.source})",
             code="context_length_exceeded",
-            param="messages",
+            param=param,
         )
 
 

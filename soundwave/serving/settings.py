@@ -27,6 +27,9 @@ class ServerSettings:
             next decoding step, as it does when the client disconnects.
         body_timeout: seconds a client has to send the whole request body; a slower one is answered 408 and its
             connection closed (uvicorn has no such timeout of its own).
+        max_streams: most live streams (`/v1/listen` WebSockets) at once; one more is told the server is busy.
+        max_stream_seconds: most seconds of audio in one live stream; past it the stream is finished (its
+            captions settled, questions still answered) and more audio is refused.
     """
 
     model_name: str = field(default="soundwave", metadata={"help": "model id reported by /v1/models"})
@@ -45,11 +48,15 @@ class ServerSettings:
     )
     timeout: float = field(default=120.0, metadata={"help": "seconds before a request is answered 504"})
     body_timeout: float = field(default=60.0, metadata={"help": "seconds to send a request body; slower gets 408"})
+    max_streams: int = field(default=4, metadata={"help": "most live streams (/v1/listen) at once"})
+    max_stream_seconds: float = field(
+        default=3600.0, metadata={"help": "most seconds of audio in one live stream (/v1/listen)"}
+    )
 
     def __post_init__(self) -> None:
         for name in (
             "max_batch", "queue_size", "max_upload_mb", "max_audio_seconds", "max_prompt_tokens", "timeout",
-            "body_timeout",
+            "body_timeout", "max_streams", "max_stream_seconds",
         ):  # fmt: skip
             if getattr(self, name) <= 0:
                 raise ValueError(f"ServerSettings.{name} must be > 0, got {getattr(self, name)}")

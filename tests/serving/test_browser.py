@@ -31,14 +31,19 @@ ANSWERED = "() => document.getElementById('answer').textContent && document.getE
 
 
 @pytest.fixture(scope="module")
-def browser():
+def playwright():
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright to test the web page")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
+    with sync_api.sync_playwright() as running:  # one per module: a second one cannot start beside it
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    yield browser
+    browser.close()
 
 
 def ask(page) -> str:
@@ -103,4 +108,46 @@ def test_transcript_words_seek_the_player_and_light_up_while_it_plays(browser, l
     assert page.evaluate(CURRENT) == [clicked]
     page.evaluate(PLAYED_TO, sum(times[longest]) / 2)  # as the player reports while it plays
     assert page.evaluate(CURRENT) == [longest]
+    assert console_errors == []
+
+
+# ---- Live: the fake microphone plays a real recording (looped) --------------------------------------------------
+LIVE_ARGS = [*ARGS, f"--use-file-for-fake-audio-capture={SPEECH}"]
+WATCH_PARTIAL = """() => { window.partials = [];
+  new MutationObserver(() => window.partials.push(document.getElementById('partial').textContent))
+    .observe(document.getElementById('partial'), { childList: true, characterData: true, subtree: true }); }"""
+STYLE = "(selector) => { const s = getComputedStyle(document.querySelector(selector)); return [s.fontStyle, s.color]; }"
+
+
+@pytest.fixture(scope="module")
+def live_browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LIVE_ARGS, headless=True)
+    yield browser
+    browser.close()
+
+
+def test_live_captions_from_the_microphone_then_a_question(live_browser, live_server):
+    import time
+
+    page = live_browser.new_page()
+    console_errors = []
+    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+    page.goto(live_server + "/")
+    page.evaluate(WATCH_PARTIAL)
+    page.click("#live")  # getUserMedia -> AudioWorklet -> 16 kHz PCM16 -> /v1/listen
+    started = time.monotonic()
+    page.wait_for_function("() => document.querySelectorAll('#finals .final').length >= 2", timeout=60_000)
+    page.click("#live")  # stop: the microphone off, "finish" sent, the socket kept for questions
+    listened = time.monotonic() - started
+    page.wait_for_function("() => document.getElementById('live-status').textContent.startsWith('stopped after')")
+    seconds = float(page.text_content("#live-status").split()[2])
+    assert abs(seconds - listened) < 1.5, (seconds, listened)  # the device's rate really became 16 kHz
+    assert any(page.evaluate("() => window.partials"))  # unsettled text showed before it settled
+    partial, final = page.evaluate(STYLE, "#partial"), page.evaluate(STYLE, "#finals .final")
+    assert partial[0] == "italic" and final[0] == "normal" and partial[1] != final[1]  # grey italic until final
+    assert page.text_content("#partial") == ""
+    page.fill("#max-tokens", "4")
+    page.click("#live-ask")
+    page.wait_for_function("() => !['', '…'].includes(document.getElementById('live-answer').textContent)")
+    assert page.text_content("#error") == ""
     assert console_errors == []
