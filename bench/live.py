@@ -3,7 +3,8 @@
     python bench/live.py [--model soundwave-mini] [--seconds 600] [--out runs/bench/live.json]
 
 The five LibriVox clips (tests/assets/speech/librivox, real read speech) are laid end to end, 0.3 s apart, over and
-over until --seconds of audio, and fed to one live stream in 200 ms pieces as fast as the model goes. Measured:
+over (whole clips) until at least --seconds of audio, and fed to one live stream in 200 ms pieces as fast as the
+model goes. Measured:
 
 - real-time factor: compute seconds / audio seconds (< 1: it keeps up with a speaker);
 - delay from the end of each word to its final caption, and to the first caption that shows it (partial or final),
@@ -45,14 +46,14 @@ RSS_EVERY = 10 * SAMPLE_RATE
 
 
 def recording(seconds: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """The clips end to end until `seconds`; and which clip (index, samples used) each stretch is."""
+    """Whole clips end to end until at least `seconds` (so every reference transcript is whole); and which clip
+    (index, samples) each stretch is."""
     samples = read_manifest(CLIPS).samples
     waves = [np.concatenate([load_audio(sample.audio), GAP]) for sample in samples]
     total, parts, used = int(seconds * SAMPLE_RATE), [], []
     while sum(p.shape[0] for p in parts) < total:
         index = len(parts) % len(waves)
-        room = total - sum(p.shape[0] for p in parts)
-        parts.append(waves[index][:room])
+        parts.append(waves[index])
         used.append((index, parts[-1].shape[0]))
     return np.concatenate(parts), used
 

@@ -3,7 +3,9 @@
     argmax per frame (T,) --runs of one id, blanks dropped--> emitted tokens (id, first frame, last frame)
       --a token whose text starts with a space starts a word--> words (ids, text, start, end)
 
-The text of all the words, joined, is the collapsed path decoded (`ctc_drafts`, the CTC transcript); the times use
+So does a capital right after a lower-case letter or punctuation: the CTC often drops the space of a sentence's
+first token ("them.He", "heHe"), and a caption should not glue two words into one. The text of all the words,
+joined, is the collapsed path decoded (`ctc_drafts`, the CTC transcript) with those spaces put back; the times use
 the token head's calibrated lead and lag (`TOKEN_TIMING`), as forced alignment does. Live captions
 (`soundwave.inference.live`) are made of these words.
 """
@@ -16,6 +18,8 @@ import numpy as np
 
 from soundwave.alignment.aligner import TOKEN_TIMING, HeadTiming
 
+SENTENCE_PUNCTUATION = ".,;:!?"
+
 
 @dataclass(frozen=True)
 class HeardWord:
@@ -24,7 +28,7 @@ class HeardWord:
     Attributes:
         ids: its tokens, in the LLM's vocabulary.
         text: the tokens decoded (special tokens skipped), with the leading space that separates it from the word
-            before, so that the texts of consecutive words concatenate to the decoded path.
+            before (added where the CTC left it out), so that the texts of consecutive words concatenate.
         first: seconds at which its first token's first frame starts; last: at which its last token's last frame
             ends (the frames themselves, for cutting a stream between words).
         start: first - the head's lead; end: last + the head's lag (where the word was said).
@@ -50,9 +54,16 @@ class TokenTexts:
             self._pieces[token] = self.tokenizer.decode([token], skip_special_tokens=True)
         return self._pieces[token]
 
-    def starts_word(self, token: int) -> bool:
+    def starts_word(self, token: int, previous: int | None = None) -> bool:
+        """Whether `token` begins a word: its text starts with a space, or with a capital right after `previous`
+        ended in a lower-case letter or punctuation."""
         piece = self.piece(token)
-        return bool(piece) and piece[0].isspace()
+        if not piece:
+            return False
+        if piece[0].isspace():
+            return True
+        before = self.piece(previous) if previous is not None else ""
+        return piece[0].isupper() and bool(before) and (before[-1].islower() or before[-1] in SENTENCE_PUNCTUATION)
 
     def text(self, ids: tuple[int, ...]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
@@ -89,7 +100,7 @@ def greedy_words(
     """
     groups: list[list[tuple[int, int, int]]] = []
     for token in emitted_tokens(best, blank_id):
-        if not groups or texts.starts_word(token[0]):
+        if not groups or texts.starts_word(token[0], groups[-1][-1][0]):
             groups.append([])
         groups[-1].append(token)
     words = []
@@ -98,6 +109,8 @@ def greedy_words(
         text = texts.text(ids)
         if not text.strip():
             continue
+        if words and not text[0].isspace():  # a word the CTC began without its space
+            text = " " + text
         first, last = float(times[group[0][1]]), float(times[group[-1][2]]) + timing.frame_seconds
         words.append(HeardWord(ids, text, first, last, max(first - timing.lead, 0.0), last + timing.lag))
     return words

@@ -44,9 +44,9 @@ from soundwave.inference.pipeline import Item, Result
 from soundwave.inference.stopping import StopFlag
 from soundwave.prompts import Turn
 
-STEP_SECONDS = 1.0  # new audio between two encodes
-WINDOW_SECONDS = 8.0  # most audio encoded at once
-CONTEXT_SECONDS = 2.0  # audio before the frontier a restarted window keeps (the encoder's left context)
+STEP_SECONDS = 0.6  # new audio between two encodes
+WINDOW_SECONDS = 5.0  # most audio encoded at once
+CONTEXT_SECONDS = 1.5  # audio before the frontier a restarted window keeps (the encoder's left context)
 SETTLE_SECONDS = 0.6  # audio after a stream's last word before it may be final (it could still grow)
 EVENT_TYPES = ("partial", "final")
 
