@@ -13,11 +13,14 @@ Greedy only (sampling and beams decode plainly); logits processors and stop crit
 exactly as `generate` applies them, so the ids equal `generate`'s. Rows of a batch advance together (the batch
 takes the agreement of its least-agreeing row), so the cache stays rectangular. The number of drafted tokens fed
 adapts as transformers' assisted generation adapts it: two more after a pass that agreed with all, one fewer
-after one that did not (a wrong draft costs a wider pass for one token).
+after one that did not (a wrong draft costs a wider pass for one token). Where even a one-token draft is refused,
+drafting pauses (plain one-token passes) for 1, 2, 4, then at most MAX_PAUSE passes before it tries again: an LLM
+that disagrees with its CTC pays a wider pass about once in MAX_PAUSE + 1, not on every token.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -32,7 +35,8 @@ from transformers import (
 from soundwave.model.kv_cache import cache_kwargs, llm_cache
 
 WINDOW = 8  # drafted tokens fed per pass at most
-FIRST_WINDOW = 4  # drafted tokens fed in the first pass (then adapted between 1 and WINDOW)
+FIRST_WINDOW = 1  # drafted tokens fed in the first pass (then adapted between 1 and WINDOW): a refused draft costs least
+MAX_PAUSE = 8  # most plain passes between two tries after a refused one-token draft
 SUPPORTED = {  # generate kwargs this loop reproduces exactly; anything else decodes plainly
     "max_new_tokens",
     "do_sample",
@@ -91,6 +95,36 @@ def draft_after(generated: list[int], draft: list[int], cursor: int, window: int
     return [], cursor
 
 
+def adapt_draft(
+    width: int, paused: int, pause: int, fed: int, agreed: int, window: int = WINDOW
+) -> tuple[int, int, int]:
+    """The next pass's draft width, plain passes left before drafting again, and the next pause's length, after a
+    pass that fed `fed` drafted tokens of which the LLM agreed with `agreed`.
+
+    All agreed: two wider (up to `window`), pauses reset. Some refused: one narrower. A one-token draft refused: no
+    draft for `pause` passes, and the next pause twice as long (up to MAX_PAUSE). Nothing fed: a pause runs down.
+    """
+    if not fed:
+        return width, max(paused - 1, 0), pause
+    if agreed == fed:
+        return min(width + 2, window), 0, 1
+    if fed == 1:
+        return width, pause, min(2 * pause, MAX_PAUSE)
+    return max(width - 1, 1), 0, pause
+
+
+def last_logits_only(llm) -> dict:
+    """The forward keyword that computes the prefill's logits at its last position only, as `generate` does (all
+    S positions would cost S x the vocabulary projection: for SmolLM2, 49,152 x 576 per prompt token), where the
+    LLM takes one."""
+    base = llm.get_base_model() if hasattr(llm, "get_base_model") else llm
+    parameters = inspect.signature(base.forward).parameters
+    for name in ("logits_to_keep", "num_logits_to_keep"):  # transformers >= 4.50, 4.45-4.49
+        if name in parameters:
+            return {name: 1}
+    return {}
+
+
 @dataclass
 class SpeculativeResult:
     """New ids (B, N), padded after each row's end as `generate` pads them, and the LLM forward passes used."""
@@ -132,12 +166,19 @@ def speculative_greedy(
     criteria.extend(stopping_criteria or [])
     ends = torch.tensor(eos_token_id if isinstance(eos_token_id, list) else [eos_token_id])
     rows, device = inputs_embeds.shape[0], inputs_embeds.device
-    out = llm(inputs_embeds=inputs_embeds, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
+    out = llm(
+        inputs_embeds=inputs_embeds,
+        attention_mask=attention_mask,
+        position_ids=position_ids,
+        use_cache=True,
+        **last_logits_only(llm),
+    )
     cache, logits, passes = llm_cache(out), out.logits[:, -1:], 1  # (B, 1, V): predicts the first new token
     generated = torch.zeros((rows, 0), dtype=torch.long, device=device)
     done = torch.zeros(rows, dtype=torch.bool, device=device)
     mask, position = attention_mask, position_ids[:, -1] + 1  # (B, S), (B,) the next fed token's position
     cursors, width_now = [0] * rows, min(FIRST_WINDOW, window)
+    paused, pause = 0, 1  # plain passes left before drafting again; the next pause's length
 
     def choose(scores: Tensor) -> Tensor:
         """Append the greedy token of (B, V) scores (pad where a row is done); mark rows that end."""
@@ -156,7 +197,7 @@ def speculative_greedy(
         proposed = []
         for row in range(rows):
             ahead, cursors[row] = draft_after(generated[row].tolist(), drafts[row], cursors[row], width_now)
-            proposed.append([] if bool(done[row]) else ahead[: max(room, 0)])
+            proposed.append([] if bool(done[row]) or paused else ahead[: max(room, 0)])
         width = max(len(p) for p in proposed)
         draft = torch.full((rows, width), pad_token_id, dtype=torch.long, device=device)
         for row, ids in enumerate(proposed):
@@ -175,8 +216,7 @@ def speculative_greedy(
             if not bool(((token == draft[:, i]) | done).all()):
                 break
             agreed += 1
-        if width:
-            width_now = min(width_now + 2, window) if agreed == 1 + width else max(width_now - 1, 1)
+        width_now, paused, pause = adapt_draft(width_now, paused, pause, width, agreed - 1, window)
         cache.crop(-(fed.shape[1] - agreed))  # drop the fed drafts the LLM disagreed with (a negative count)
         mask, position = mask[:, : kept + agreed], position + agreed
     return SpeculativeResult(generated, passes)

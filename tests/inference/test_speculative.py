@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from soundwave.model.speculative import WINDOW, collapse_ctc, draft_after
+from soundwave.model.speculative import MAX_PAUSE, WINDOW, adapt_draft, collapse_ctc, draft_after
 
 
 def test_collapse_ctc_merges_repeats_and_drops_blanks():
@@ -39,6 +39,20 @@ def test_draft_after_reads_a_repeated_word_left_to_right():
     assert draft_after([5, 6, 5, 8, 5, 6], draft, 4)[0] == [5, 8]  # past the end: the first match again
 
 
+def test_adapt_draft_widens_narrows_and_pauses_after_refused_single_tokens():
+    assert adapt_draft(4, 0, 1, fed=4, agreed=4) == (6, 0, 1)  # all agreed: wider
+    assert adapt_draft(WINDOW, 0, 1, fed=WINDOW, agreed=WINDOW)[0] == WINDOW
+    assert adapt_draft(4, 0, 1, fed=4, agreed=2) == (3, 0, 1)  # some refused: narrower
+    width, paused, pause, plain = 1, 0, 1, []
+    for _ in range(6):  # an LLM that refuses every one-token draft
+        width, paused, pause = adapt_draft(width, paused, pause, fed=1, agreed=0)
+        plain.append(paused)
+        while paused:  # the plain passes of the pause
+            width, paused, pause = adapt_draft(width, paused, pause, fed=0, agreed=0)
+    assert plain == [1, 2, 4, 8, 8, 8] and MAX_PAUSE == 8  # drafted tokens: 6 in 6 + 31 passes, not 37
+    assert adapt_draft(1, 0, 8, fed=1, agreed=1) == (3, 0, 1)  # an accepted draft ends the pauses
+
+
 def _inputs(pipe, clips, prompt="Transcribe."):
     from soundwave.audio import load_audio
     from soundwave.inference.pipeline import Item
@@ -60,7 +74,7 @@ def test_a_perfect_draft_gives_plain_greedy_ids_in_far_fewer_passes(pipe, clips,
     fast = model.generate(**batch, draft_ids=answers, return_dict_in_generate=True, **options)
     assert torch.equal(fast.sequences, plain)
     steps = plain.shape[1] - batch["input_ids"].shape[1]
-    assert fast.llm_forward_passes <= 3 + steps // (WINDOW + 1)  # the first passes feed fewer drafts
+    assert fast.llm_forward_passes <= 4 + steps // (WINDOW + 1)  # prefill; passes of 1, 3, 5, 7 drafts; then WINDOW
     wrong = [[(t + 1) % 50 for t in answer] for answer in answers]
     assert torch.equal(model.generate(**batch, draft_ids=wrong, **options), plain)
 
