@@ -35,7 +35,7 @@ from transformers import (
 from soundwave.model.kv_cache import cache_kwargs, llm_cache
 
 WINDOW = 8  # drafted tokens fed per pass at most
-FIRST_WINDOW = 1  # drafted tokens fed in the first pass (then adapted between 1 and WINDOW): a refused draft costs least
+FIRST_WINDOW = 1  # drafted tokens fed in the first pass (then adapted between 1 and WINDOW): a refusal costs least
 MAX_PAUSE = 8  # most plain passes between two tries after a refused one-token draft
 SUPPORTED = {  # generate kwargs this loop reproduces exactly; anything else decodes plainly
     "max_new_tokens",
