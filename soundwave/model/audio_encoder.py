@@ -56,7 +56,9 @@ class AudioEncoder(nn.Module):
 
     def __init__(self, config: WhisperConfig) -> None:
         super().__init__()
-        config._attn_implementation = config._attn_implementation or "eager"
+        # fused attention: 1.5x faster than eager on CPU for 30 s windows (bench/encoder_attention.py); outputs
+        # differ from eager's by ~1e-6
+        config._attn_implementation = config._attn_implementation or "sdpa"
         self.whisper = WhisperEncoder(config)
 
     @property
