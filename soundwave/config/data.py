@@ -76,6 +76,7 @@ class SourceConfig:
     subset: str | None = None  # HF dataset config name (hub datasets only)
     split: str = "train"  # HF split (hub datasets and save_to_disk dicts)
     amount: str = ":100%"  # which rows: ":100%", ":1000", "10%:20%", "-500:"
+    hours: float | None = None  # keep the first usable samples up to this much audio (None: all); nested subsets
     remap_keys: dict[str, str] = field(default_factory=dict)  # dataset column -> expected name
     min_duration: float | None = None  # seconds; None: data.min_duration
     max_duration: float | None = None  # seconds; None: data.max_duration
@@ -89,6 +90,8 @@ class SourceConfig:
             raise ConfigError("name must not be empty (leave it out to use the path)")
         _check_amount(self.amount, "amount")
         _check_durations(self.min_duration, self.max_duration, "")
+        if self.hours is not None and not 0 < self.hours < float("inf"):
+            raise ConfigError(f"hours must be a positive number of hours of audio, got {self.hours}")
 
     @property
     def label(self) -> str:

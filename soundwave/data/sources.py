@@ -109,6 +109,23 @@ def _filter(source: LoadedSource, data: DataConfig, skips: SkipCounter) -> Loade
     return LoadedSource(config, samples, reader)
 
 
+def first_hours(source: LoadedSource) -> LoadedSource:
+    """The source's first samples (in its order, after `amount` and the duration filters) whose audio adds up to at
+    most `config.hours`; all of it when `hours` is None. A smaller `hours` keeps a prefix of a larger one's samples,
+    so data-size studies train on nested subsets. Text-only samples ride along with the audio before them."""
+    limit = source.config.hours
+    if limit is None:
+        return source
+    seconds, kept = 0.0, 0
+    for sample in source.samples:
+        seconds += sample.duration or 0.0
+        if seconds > limit * 3600:
+            break
+        kept += 1
+    reader = source.reader.select(list(range(kept))) if source.reader is not None else None
+    return LoadedSource(source.config, source.samples[:kept], reader)
+
+
 def load_source(config: SourceConfig, data: DataConfig, skips: SkipCounter) -> LoadedSource:
     """Read one source and check its samples.
 
@@ -125,7 +142,7 @@ def load_source(config: SourceConfig, data: DataConfig, skips: SkipCounter) -> L
     else:
         samples, reader = read_hf_source(config, prompt, skips)
         loaded = LoadedSource(config, samples, reader)
-    loaded = _filter(loaded, data, skips)
+    loaded = first_hours(_filter(loaded, data, skips))
     if not loaded.samples:
         reasons = ", ".join(f"{code} {n}" for code, n in skips.by_source(config.label).items()) or "none"
         raise ManifestError(f"source {config.label!r} ({config.path}): no usable samples (skipped: {reasons})")

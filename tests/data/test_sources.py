@@ -206,3 +206,27 @@ def test_unreadable_bytes_in_a_dataset_are_named_by_their_sample(tmp_path, tone)
     assert len(source.samples) == 1 and skips.total == 1
     (detail,) = [text for examples in skips.examples.values() for text in examples]
     assert "hf#train[1]: not readable as audio" in detail and "BytesIO" not in detail and "<bytes>" not in detail
+
+
+def test_hours_keeps_nested_first_subsets_of_the_usable_audio(tmp_path, tone):
+    tone("a.wav", 1.0)
+    lines = [{"audio": "a.wav", "transcript": f"row {i}", "duration": d} for i, d in enumerate([900, 1800, 900, 50.0])]
+    lines.insert(1, {"audio": "a.wav", "transcript": "too long", "duration": 5000})  # filtered out before counting
+    manifest = tmp_path / "asr.jsonl"
+    manifest.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+
+    def kept(hours):
+        (source,), _ = load({"datasets": [{"path": str(manifest), "hours": hours}], "max_duration": 3600})
+        return [s.answer for s in source.samples], source.hours
+
+    assert kept(0.25) == (["row 0"], 0.25)  # 900 s
+    assert kept(0.5) == (["row 0"], 0.25)  # the next row (1800 s) would pass 0.5 h
+    assert kept(1.0) == (["row 0", "row 1", "row 2"], 1.0)
+    assert kept(2.0)[0] == ["row 0", "row 1", "row 2", "row 3"]  # all of it
+    assert kept(None) == kept(2.0)
+    for small, large in [(0.25, 0.5), (0.5, 1.0), (1.0, 2.0)]:  # nested: each a prefix of the next
+        assert kept(large)[0][: len(kept(small)[0])] == kept(small)[0]
+    with pytest.raises(ConfigError, match="hours must be a positive"):
+        load({"datasets": [{"path": str(manifest), "hours": 0}]})
+    with pytest.raises(ManifestError, match="no usable samples"):
+        load({"datasets": [{"path": str(manifest), "hours": 0.01}], "max_duration": 3600})  # 36 s: not even one
