@@ -158,7 +158,8 @@ def test_weights_come_from_loss_weights_alone(tiny):
     assert float(losses["ctc_loss"]) == pytest.approx(float(release.ctc_loss), rel=1e-5)
     model.config.ctc_weight = 0.9  # the config's weight is forward's, never training's
     try:
-        again = StageObjective(model, LossWeights(ctc=0.3, lm=1.0, spelling=0.5))(batch)
+        with torch.no_grad():  # as above: fused attention's kernels differ (~1e-7) with and without autograd
+            again = StageObjective(model, LossWeights(ctc=0.3, lm=1.0, spelling=0.5))(batch)
     finally:
         model.config.ctc_weight = 0.3
     assert again.parts == parts
