@@ -37,8 +37,8 @@ def quantize_model(model: nn.Module, method: str) -> nn.Module:
 
 
 def merge_adapters(model: nn.Module) -> None:
-    """Fold LoRA into the base weights first: quantized layers cannot host peft's LoRA layers, and for
-    inference W + BA is the same function."""
+    """Fold LoRA into the base weights (W + BA, up to float rounding the same function): every Pipeline does it at
+    load (fewer, larger matrix products per step), and quantized layers could not host peft's LoRA layers anyway."""
     from soundwave.model.lora import has_lora, merge_lora
 
     llm = getattr(model, "llm", None)

@@ -175,3 +175,21 @@ def test_pipeline_answers_from_a_compact_speechllm(bases, tmp_path):  # noqa: F8
     assert [r.error for r in batched] == [None, None]
     assert [r.audio_tokens for r in batched] == [r.audio_tokens for r in alone] == [16, 9]
     assert [r.text for r in batched] == [r.text for r in alone]
+
+
+@pytest.mark.parametrize("adapter", ["soundwave", "speechllm"])
+def test_a_pipeline_folds_lora_in_and_answers_as_the_unmerged_model(bases, tmp_path, adapter):  # noqa: F811
+    from soundwave.inference.loader import processor_for
+    from soundwave.inference.pipeline import Pipeline
+
+    spec = spec_for(bases, adapter)
+    model, tokenizer, extractor = trained(spec)
+    save_compact(model, tokenizer, extractor, tmp_path / "ckpt", spec)
+    pipe = Pipeline.from_pretrained(str(tmp_path / "ckpt"))
+    assert not has_lora(pipe.model.llm) and has_lora(model.llm)
+    unmerged = Pipeline(model.eval(), processor_for(model, tokenizer, extractor))
+    items = [{"audio": np.random.default_rng(k).normal(0, 0.1, 16_000 + 4_000 * k).astype(np.float32),
+              "prompt": "hello", "sampling_rate": 16_000} for k in range(3)]  # fmt: skip
+    options = {"greedy": True, "max_new_tokens": 8}
+    merged = pipe.generate_batch(items, **options)
+    assert [r.text for r in merged] == [r.text for r in unmerged.generate_batch(items, **options)]
