@@ -19,7 +19,6 @@ from soundwave.inference.encoded import EncodedAudio
 from soundwave.inference.live import STEP_SECONDS, WINDOW_SECONDS, LiveStream
 from soundwave.inference.pipeline import Pipeline
 from soundwave.model.speculative import collapse_ctc
-from soundwave.processor import AudioBatch, split_windows
 from soundwave.prompts import Turn
 from tests.inference.test_timestamps import coded_audio
 
@@ -76,41 +75,6 @@ def test_the_same_finals_whatever_the_piece_sizes(pipe, speech):
     assert finals(feed_all(pipe.listen(), speech, [4_800])) == expected
     assert finals(feed_all(pipe.listen(), speech, [1, 7_000, 333, 16_000, 2_048])) == expected
     assert finals(feed_all(pipe.listen(), speech, [speech.shape[0]])) == expected  # all at once
-
-
-@pytest.fixture
-def coded_ctc(pipe, monkeypatch):
-    """The model's CTC emits the token a stretch of audio codes for (value token_id / 1000); its shrinking adapter
-    and everything after it are the real ones."""
-    processor, model = pipe.processor, pipe.model
-    vocab, blank, dim = model.config.vocab_size, model.blank_id, model.config.hidden_size
-
-    def audio_batch(waves):
-        windows, counts = [], []
-        for wave in waves:
-            parts = split_windows(wave, processor.window, processor.overlap)
-            windows += parts
-            counts.append(len(parts))
-        lengths = [math.ceil(w.shape[0] / FRAME_SAMPLES) for w in windows]
-        codes = torch.zeros(len(windows), max(lengths))  # one value per CTC frame
-        for row, (window, n) in enumerate(zip(windows, lengths, strict=True)):
-            padded = np.pad(window, (0, n * FRAME_SAMPLES - window.shape[0]))
-            codes[row, :n] = torch.from_numpy(padded.reshape(n, FRAME_SAMPLES).max(axis=1))  # (n * 640,) -> (n,)
-        return AudioBatch(codes, torch.tensor(lengths), torch.tensor(counts))
-
-    def encode_frames(codes, lengths):
-        return codes[..., None], lengths  # (W, T) -> (W, T, 1)
-
-    def align(frames, lengths):
-        token = (frames[..., 0] * 1000).round().long()  # (W, T)
-        logits = torch.full((*token.shape, vocab), -8.0)
-        logits[..., blank] = torch.where(token == 0, 8.0, -8.0)
-        logits.scatter_(-1, token.clamp(min=0)[..., None], torch.where(token > 0, 8.0, -8.0)[..., None])
-        return frames.expand(-1, -1, dim), logits, lengths  # aligned (W, T, D) for the real shrinking adapter
-
-    monkeypatch.setattr(processor, "audio_batch", audio_batch)
-    monkeypatch.setattr(model, "encode_frames", encode_frames)
-    monkeypatch.setattr(model, "align", align)
 
 
 WORDS = "one two three four five six seven eight nine ten eleven twelve".split()

@@ -5,7 +5,6 @@ and CTC head with a CTC that emits exactly the token a stretch of "audio" codes 
 end (processor windows, joining, Viterbi, words) against where each word was put.
 """
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -16,7 +15,6 @@ import torch
 from soundwave.alignment.timeline import FRAME_SAMPLES
 from soundwave.alignment.words import tokenize_words
 from soundwave.errors import ConfigError, SoundwaveError
-from soundwave.processor import AudioBatch, split_windows
 
 RATE = 16_000
 TOKEN_FRAMES = 2  # CTC frames each coded token lasts, then one silent frame
@@ -37,40 +35,6 @@ def coded_audio(tokenizer, text: str, starts: list[float], seconds: float) -> np
         wave[at : at + TOKEN_FRAMES * FRAME_SAMPLES] = label / 1000
         position[owner] = at + (TOKEN_FRAMES + 1) * FRAME_SAMPLES
     return wave
-
-
-@pytest.fixture
-def coded_ctc(pipe, monkeypatch):
-    """The pipeline's model hears the coded audio exactly (windows still cut by the real processor)."""
-    processor, model = pipe.processor, pipe.model
-    vocab, blank = model.config.vocab_size, model.blank_id
-
-    def audio_batch(waves):
-        windows, counts = [], []
-        for wave in waves:
-            parts = split_windows(wave, processor.window, processor.overlap)
-            windows += parts
-            counts.append(len(parts))
-        lengths = [math.ceil(w.shape[0] / FRAME_SAMPLES) for w in windows]
-        codes = torch.zeros(len(windows), max(lengths))  # one value per CTC frame
-        for row, (window, n) in enumerate(zip(windows, lengths, strict=True)):
-            padded = np.pad(window, (0, n * FRAME_SAMPLES - window.shape[0]))
-            codes[row, :n] = torch.from_numpy(padded.reshape(n, FRAME_SAMPLES).max(axis=1))
-        return AudioBatch(codes, torch.tensor(lengths), torch.tensor(counts))
-
-    def encode_frames(codes, lengths):
-        return codes[..., None], lengths  # (W, T, 1)
-
-    def align(frames, lengths):
-        token = (frames[..., 0] * 1000).round().long()  # (W, T)
-        logits = torch.full((*token.shape, vocab), -8.0)
-        logits[..., blank] = torch.where(token == 0, 8.0, -8.0)
-        logits.scatter_(-1, token.clamp(min=0)[..., None], torch.where(token > 0, 8.0, -8.0)[..., None])
-        return frames, logits, lengths
-
-    monkeypatch.setattr(processor, "audio_batch", audio_batch)
-    monkeypatch.setattr(model, "encode_frames", encode_frames)
-    monkeypatch.setattr(model, "align", align)
 
 
 TEXT = "one two three four five six seven eight nine ten eleven twelve"
