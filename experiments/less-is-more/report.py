@@ -80,15 +80,20 @@ def plot(grouped, png: Path) -> None:
 def table(grouped) -> str:
     metrics = scored(grouped)
     lines = [
-        f"| design | hours | seeds | {' | '.join(title for _, title in metrics)} | vectors / s | training min (mean) |",
-        "|---|---|---|" + "---|" * (len(metrics) + 2),
+        f"| design | hours | seeds | {' | '.join(title for _, title in metrics)} | vectors / s | training min (mean) "
+        "| training CPU h |",
+        "|---|---|---|" + "---|" * (len(metrics) + 3),
     ]
     for design, hours in sorted(grouped):
         runs = grouped[(design, hours)]
         cells = [f"{100 * mean_and_range(runs, key)[0]:.1f} %" for key, _ in metrics]
         rate = statistics.fmean(run["vectors_per_second"] for run in runs)
         minutes = statistics.fmean(run["train_seconds"] for run in runs) / 60
-        lines.append(f"| {design} | {hours:g} | {len(runs)} | {' | '.join(cells)} | {rate:.1f} | {minutes:.0f} |")
+        cpu = [run["train_cpu_seconds"] / 3600 for run in runs if "train_cpu_seconds" in run]  # user + system
+        cpu_cell = f"{statistics.fmean(cpu):.2f}" if cpu else "-"
+        lines.append(
+            f"| {design} | {hours:g} | {len(runs)} | {' | '.join(cells)} | {rate:.1f} | {minutes:.0f} | {cpu_cell} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -68,28 +69,37 @@ def stage_config(design: str, stage: str, share: float, hours: float, seed: int,
     return config
 
 
-def train(design: str, hours: float, seed: int, steps: int) -> tuple[Path, float]:
-    """Run the design's stages (those not finished); the last stage's folder and the training wall time."""
-    folder, seconds, previous = RUNS / run_name(design, hours, seed), 0.0, None
+def cpu_seconds() -> float:
+    """CPU time (user + system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def train(design: str, hours: float, seed: int, steps: int) -> tuple[Path, float, float]:
+    """Run the design's stages (those not finished); the last stage's folder, the training wall time and its CPU
+    time (the fair one when other work shares the machine)."""
+    folder, seconds, cpu, previous = RUNS / run_name(design, hours, seed), 0.0, 0.0, None
     folder.mkdir(parents=True, exist_ok=True)
     for stage, share in STAGES[design]:
         out = folder / stage
-        timing = out / "wall_seconds.txt"
+        timing, cpu_timing = out / "wall_seconds.txt", out / "cpu_seconds.txt"
         if not (out / "final").is_dir():
             config_path = folder / f"{stage}.yaml"
             config = stage_config(design, stage, share, hours, seed, steps, previous)
             config_path.write_text(yaml.safe_dump(config, sort_keys=False))
             resume = ["--resume"] if any(out.glob("checkpoint-*")) else []
-            started = time.time()
+            started, cpu_started = time.time(), cpu_seconds()
             with open(folder / f"{stage}.log", "a") as log:
                 subprocess.run(
                     [sys.executable, "-m", "soundwave", "train", str(config_path), *resume],
                     cwd=ROOT, stderr=log, stdout=log, check=True,
                 )  # fmt: skip
             timing.write_text(f"{time.time() - started:.1f}\n")
+            cpu_timing.write_text(f"{cpu_seconds() - cpu_started:.1f}\n")
         seconds += float(timing.read_text()) if timing.exists() else 0.0
+        cpu += float(cpu_timing.read_text()) if cpu_timing.exists() else 0.0
         previous = out
-    return previous, seconds
+    return previous, seconds, cpu
 
 
 def evaluate(model: Path, key: str, limit: int | None) -> float:
@@ -161,8 +171,9 @@ def main() -> int:
     prepare()
     args.results.mkdir(parents=True, exist_ok=True)
     for design, hours, seed in todo:
-        model, train_seconds = train(design, hours, seed, args.steps)
-        result = {"design": design, "hours": hours, "seed": seed, "steps": args.steps, "train_seconds": train_seconds}
+        model, train_seconds, train_cpu_seconds = train(design, hours, seed, args.steps)
+        result = {"design": design, "hours": hours, "seed": seed, "steps": args.steps, "train_seconds": train_seconds,
+                  "train_cpu_seconds": train_cpu_seconds}  # fmt: skip
         result |= {key: evaluate(model, key, args.eval_limit) for key in sets}
         result["vectors_per_second"] = round(vectors_per_second(model), 3)
         result["eval_limit"] = args.eval_limit
