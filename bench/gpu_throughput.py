@@ -14,9 +14,12 @@ per clip are arbitrary (most adapter frames, up to 25/s) and are reported. All f
 
 Device command, one line (the GPU machine: Python 3.12, torch 2.11, transformers 5.17, no internet; carry `.whl` and
 `.gpu-tokenizer`, both git-ignored: `scripts/gpu_wheels.sh` fills `.whl/` with what that Python lacks, none so far,
-and `.gpu-tokenizer/` holds SmolLM2's tokenizer files, no weights). About 4 minutes on an H200:
+and `.gpu-tokenizer/` holds SmolLM2's tokenizer files, no weights). Batch 1 and 32, eager and with the compiled decode
+step (`--compile`: each batch size compiles once, untimed, before the rounds; `compile_s` in the report); decode
+tokens/s at batch 1 against the weight-bandwidth bound (bandwidth by GPU name, `--bandwidth-gbs` to override).
+About 4 minutes on an H200 without `--compile` (measured); compiling adds an estimated 2-4:
 
-if ls .whl/*.whl >/dev/null 2>&1; then python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl; fi && export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 && python3 bench/gpu_throughput.py --geometry soundwave-9b --device cuda --dtype bfloat16 --tokenizer .gpu-tokenizer --out $OUT --clips 32 --batch-sizes 8,32 --max-new-tokens 32 --repeats 3 --budget-s 180
+if ls .whl/*.whl >/dev/null 2>&1; then python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl; fi && export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 && python3 bench/gpu_throughput.py --geometry soundwave-9b --device cuda --dtype bfloat16 --tokenizer .gpu-tokenizer --out $OUT --clips 32 --batch-sizes 32 --max-new-tokens 32 --repeats 3 --budget-s 180 --compile
 """  # noqa: E501
 
 from __future__ import annotations
@@ -262,16 +265,19 @@ class Setting:
     name: str
     batch: int
     kind: str  # "end_to_end" or "stages"
+    compiled: bool = False  # static KV cache + compiled decode step (`soundwave/model/compiled.py`)
     runs: list[dict] = dataclasses.field(default_factory=list)
     peak_gb: float | None = None
     error: str | None = None
 
 
-def measure_round(pipe, settings: list[Setting], items: list[dict], device: str, log: Callable) -> None:
+def measure_round(pipe, settings: list[Setting], items: list[dict], device: str, log: Callable, compiled=None) -> None:
+    """Every setting once; `compiled`: the CompileConfig the compiled settings decode with."""
     waves = [item["audio"] for item in items]
     for setting in settings:
         if setting.error:
             continue
+        pipe.model.decode_compile = compiled if setting.compiled else None
         reset_peak_memory(device)
         try:
             if setting.kind == "end_to_end":
@@ -288,13 +294,20 @@ def measure_round(pipe, settings: list[Setting], items: list[dict], device: str,
         log(f"{setting.name}: {run.get('seconds', sum(v for k, v in run.items() if k.endswith('_s'))):.2f} s")
 
 
-def summarize(settings: list[Setting], audio_seconds: float, new_tokens: int) -> dict:
-    """Medians per setting, speedups against one by one, stages with the LLM decode derived from end to end."""
-    end_to_end = {s.batch: s for s in settings if s.kind == "end_to_end" and s.runs}
+def summarize(settings: list[Setting], audio_seconds: float, new_tokens: int, bound: float | None = None) -> dict:
+    """Medians per setting, speedups against eager one by one, stages with the LLM decode derived from end to end
+    (compiled settings: their end to end minus the eager stages, which compiling leaves as they are); `bound`: the
+    weight-bandwidth bound on batch-1 decoding, tokens/s."""
+    end_to_end = {s.batch: s for s in settings if s.kind == "end_to_end" and s.runs and not s.compiled}
     reference = end_to_end[1].runs[0]["results"] if 1 in end_to_end else None
     single = median_seconds(end_to_end[1]) if 1 in end_to_end else None
-    throughput = [throughput_row(s, audio_seconds, single, reference) for s in settings if s.kind == "end_to_end"]
     stages = [stage_row(s, end_to_end.get(s.batch), new_tokens) for s in settings if s.kind == "stages"]
+    by_batch = {row["batch"]: row for row in stages if "features_s" in row}
+    throughput = [
+        throughput_row(s, audio_seconds, single, reference) | decode_rate(s, by_batch.get(s.batch), new_tokens, bound)
+        for s in settings
+        if s.kind == "end_to_end"
+    ]
     peaks = [s.peak_gb for s in settings if s.peak_gb is not None]
     summary = {"throughput": throughput, "stages": stages, "peak_gb": max(peaks) if peaks else None}
     if reference is not None:
@@ -337,6 +350,19 @@ def throughput_row(s: Setting, audio_seconds: float, single: float | None, refer
     return row
 
 
+def decode_rate(s: Setting, stages: dict | None, new_tokens: int, bound: float | None) -> dict:
+    """The LLM decode's tokens/s in an end-to-end setting (its time less the stages before decoding), and at batch 1
+    its share of the weight-bandwidth bound."""
+    if not s.runs or stages is None:
+        return {}
+    decode = median_seconds(s) - stages["features_s"] - stages["encode_s"] - stages["prefill_s"]
+    rate = len(s.runs[0]["results"]) * (new_tokens - 1) / decode if decode > 0 else None
+    row = {"decode_tokens_per_s": rate}
+    if bound and rate and s.batch == 1:
+        row["share_of_bound"] = rate / bound
+    return row
+
+
 def stage_row(s: Setting, end_to_end: Setting | None, new_tokens: int) -> dict:
     row = {"batch": s.batch, "repeats": len(s.runs), "error": s.error}
     if not s.runs:
@@ -361,6 +387,8 @@ THROUGHPUT_COLUMNS = [  # (title, key, format)
     ("real-time factor", "rtf", "{:.4f}"),
     ("generated tokens/s", "tokens_per_s", "{:.1f}"),
     ("vs one by one", "speedup", "{:.2f}x"),
+    ("decode tokens/s", "decode_tokens_per_s", "{:.1f}"),
+    ("of the bandwidth bound", "share_of_bound", "{:.0%}"),
     ("peak GB", "peak_gb", "{:.1f}"),
 ]
 STAGE_COLUMNS = [
@@ -383,13 +411,50 @@ def markdown_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str
     return "\n".join(lines)
 
 
-def make_settings(batch_sizes: list[int]) -> list[Setting]:
-    """Largest batch first (cheapest), one by one last: the round's first figures arrive soonest."""
+def make_settings(batch_sizes: list[int], compiled: bool = False) -> list[Setting]:
+    """Largest batch first (cheapest), one by one last: the round's first figures arrive soonest; `compiled`: each
+    end-to-end setting again with the compiled decode step."""
     sizes = sorted({b for b in batch_sizes if b > 1}, reverse=True)
     settings = [Setting(f"batch {b}", b, "end_to_end") for b in sizes]
     settings.append(Setting("1 (one by one)", 1, "end_to_end"))
+    if compiled:
+        settings += [Setting(f"compiled batch {b}", b, "end_to_end", compiled=True) for b in sizes]
+        settings.append(Setting("compiled 1 (one by one)", 1, "end_to_end", compiled=True))
     settings += [Setting(f"stages batch {b}", b, "stages") for b in [*sizes, 1]]
     return settings
+
+
+def compile_warm_up(pipe, settings: list[Setting], items: list[dict], config, device: str, log: Callable) -> dict:
+    """Compile each compiled setting's decode step before anything is timed: one whole untimed pass each (the static
+    cache reaches its longest length, so timed passes reuse the compiled step); seconds per setting."""
+    seconds = {}
+    for setting in (s for s in settings if s.compiled):
+        pipe.model.decode_compile = config
+        try:
+            seconds[setting.name], _ = timed(lambda s=setting: run_end_to_end(pipe, items, s.batch, device), device)
+            log(f"{setting.name}: compiled and ran once in {seconds[setting.name]:.1f} s")
+        except Exception as err:
+            setting.error = f"{type(err).__name__}: {err}"
+            log(f"{setting.name}: compiling FAILED {setting.error}\n{traceback.format_exc(limit=-8)}")
+        if pipe.model.decode_compile is None:  # the compiler failed and decoding fell back to eager
+            setting.error = setting.error or "compiling failed: decoded eagerly (see the warning above)"
+    pipe.model.decode_compile = None
+    return seconds
+
+
+BANDWIDTH_GBS = {"H200": 4800.0, "H100 PCIe": 2000.0, "H100": 3350.0}  # HBM bandwidth by GPU name (SXM unless named)
+
+
+def bandwidth_bound(device: str, llm_bytes: int, bandwidth_gbs: float | None) -> dict:
+    """Batch-1 decoding's bound: every step reads the LLM's weights once (the KV cache of a short answer and the
+    other modules are not counted), so tokens/s <= bandwidth / LLM weight bytes."""
+    if bandwidth_gbs is None and device.startswith("cuda"):
+        name = torch.cuda.get_device_name()
+        bandwidth_gbs = next((gbs for key, gbs in BANDWIDTH_GBS.items() if key in name), None)
+    if not bandwidth_gbs:
+        return {}
+    return {"bandwidth_gbs": bandwidth_gbs, "llm_weight_gb": llm_bytes / 1e9,
+            "bound_tokens_per_s": bandwidth_gbs * 1e9 / llm_bytes}  # fmt: skip
 
 
 def warm_up(pipe, items: list[dict], batch_sizes: list[int], log: Callable) -> None:
@@ -431,6 +496,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--budget-s", type=float, default=180.0, help="no new round starts past this (measuring)")
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compile", action="store_true", help="also time the compiled decode step (static cache)")
+    parser.add_argument("--compile-backend", default="inductor", help="torch.compile backend (a test: eager)")
+    parser.add_argument("--bandwidth-gbs", type=float, help="memory bandwidth for the bound (default: by GPU name)")
     return parser.parse_args(argv)
 
 
@@ -462,6 +530,8 @@ def main(argv: list[str] | None = None) -> dict:
         raise
     counts = parameter_counts(pipe.model)
     report |= {"build_s": build_s, "parameters": counts, "llm_attention": pipe.model.llm.config._attn_implementation}
+    llm_bytes = sum(p.numel() * p.element_size() for p in pipe.model.llm.parameters())
+    report |= bandwidth_bound(args.device, llm_bytes, args.bandwidth_gbs)
     if args.device.startswith("cuda"):
         report["weights_gb"] = torch.cuda.memory_allocated() / 1e9
     log(f"built in {build_s:.1f} s: {counts['total'] / 1e9:.3f}B parameters")
@@ -472,20 +542,29 @@ def main(argv: list[str] | None = None) -> dict:
     batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     warm_s, _ = timed(lambda: warm_up(pipe, items, batch_sizes, log), args.device)
     log(f"warmed up in {warm_s:.1f} s")
-    settings = make_settings(batch_sizes)
+    settings = make_settings(batch_sizes, compiled=args.compile)
+    compiled = None
+    if args.compile:
+        from soundwave.model.compiled import compile_config
+
+        compiled = compile_config(torch.device(args.device).type, args.compile_backend)
+        report["compile_s"] = compile_warm_up(pipe, settings, items, compiled, args.device, log)
     rounds_started, round_s = time.perf_counter(), 0.0
     for index in range(args.repeats):
         elapsed = time.perf_counter() - rounds_started
         if index and elapsed + round_s > args.budget_s:
             log(f"stopping after {index} round(s): another (~{round_s:.0f} s) would pass --budget-s {args.budget_s}")
             break
-        round_s, _ = timed(lambda: measure_round(pipe, settings, items, args.device, log), args.device)
-        report |= summarize(settings, report["audio_seconds"], args.max_new_tokens)
+        round_s, _ = timed(lambda: measure_round(pipe, settings, items, args.device, log, compiled), args.device)
+        report |= summarize(settings, report["audio_seconds"], args.max_new_tokens, report.get("bound_tokens_per_s"))
         out.write_text(json.dumps(report, indent=2))  # partial results survive a later crash
         log(f"round {index + 1} took {round_s:.1f} s")
     print(markdown_table(report.get("throughput", []), THROUGHPUT_COLUMNS))
     print("\n" + markdown_table(report.get("stages", []), STAGE_COLUMNS))
     print(f"\naudio vectors the LLM got per clip (one by one): {report.get('audio_tokens_per_clip')}")
+    if report.get("bound_tokens_per_s"):
+        print(f"bandwidth bound at batch 1: {report['bandwidth_gbs']:.0f} GB/s / {report['llm_weight_gb']:.1f} GB of "
+              f"LLM weights = {report['bound_tokens_per_s']:.0f} tokens/s")  # fmt: skip
     log(f"wrote {out}")
     return report
 

@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="model dtype")
     parser.add_argument("--quantize", choices=("int8", "nf4"), help="quantize the model (Pipeline only)")
     parser.add_argument(
+        "--compile", action="store_true", default=None, help="static KV cache + compiled decode step (Pipeline only)"
+    )
+    parser.add_argument(
         "--group-by", dest="group_by", help="also score each value of this manifest field apart (voice, speaker)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

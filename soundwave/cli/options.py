@@ -15,6 +15,9 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--quantize", default=None, choices=["int8", "nf4"], help="weight quantization")
+    parser.add_argument(
+        "--compile", action="store_true", help="static KV cache + compiled decode step (first calls compile; GPU)"
+    )
     parser.add_argument("--mode", default=None, choices=["released", "paper"], help="override the model's behaviour")
 
 
@@ -22,4 +25,4 @@ def pipeline_from_args(args: argparse.Namespace):
     from soundwave.inference.pipeline import Pipeline
 
     options = {"mode": args.mode} if args.mode else {}
-    return Pipeline.from_pretrained(args.model, device=args.device, dtype=args.dtype, quantize=args.quantize, **options)
+    return Pipeline.from_pretrained(args.model, device=args.device, dtype=args.dtype, quantize=args.quantize, compile=args.compile, **options)

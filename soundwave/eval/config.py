@@ -37,6 +37,7 @@ class EvalConfig:
     device: str | None = None  # "cpu", "cuda", ...; None: the loader's default
     dtype: str | None = None  # "float32", "bfloat16", "float16"; None: the loader's default
     quantize: str | None = None  # Pipeline only: "int8", "nf4"; None: full precision
+    compile: bool = False  # Pipeline only: static KV cache + compiled decode step
     # decoding options (soundwave.options, one key each: num_beams, ctc_weight, ...); None: the model's own. Tasks
     # other than asr decode greedily unless `do_sample: true`; asr decodes as `soundwave transcribe` does.
     generation: Mapping[str, Any] = dataclasses.field(default_factory=dict)

@@ -46,8 +46,8 @@ def load_model(config: EvalConfig) -> GenerationPipeline:
     if config.baseline == "whisper":
         from soundwave.eval.baseline import WhisperBaseline
 
-        if config.quantize:
-            raise ConfigError("quantize: the Whisper baseline runs unquantized; leave quantize out")
+        if config.quantize or config.compile:
+            raise ConfigError("quantize, compile: the Whisper baseline runs as transformers loads it; leave them out")
 
         return WhisperBaseline.from_pretrained(
             resolve_model(config.model),
@@ -62,7 +62,7 @@ def load_model(config: EvalConfig) -> GenerationPipeline:
         raise SoundwaveError(
             f"soundwave.Pipeline is not available ({err}); evaluate plain Whisper with --baseline whisper"
         ) from err
-    options = {"device": config.device, "dtype": config.dtype, "quantize": config.quantize}
+    options = {"device": config.device, "dtype": config.dtype, "quantize": config.quantize, "compile": config.compile}
     return Pipeline.from_pretrained(config.model, **{k: v for k, v in options.items() if v is not None})
 
 

@@ -79,6 +79,12 @@ class Item:
         return cls(audio, prompt)
 
 
+def audio_samples(item: Item, wave) -> int:
+    """Samples of a request's recordings, its own and its history's (what its row of a batch is padded to)."""
+    own = wave.shape[0] if isinstance(wave, np.ndarray) else 0
+    return own + sum(len(audio) for audio in item.history_audio)
+
+
 class Pipeline:
     """A loaded speech LLM with its processor and generation defaults."""
 
@@ -105,6 +111,7 @@ class Pipeline:
         device: str = "cpu",
         dtype: str | torch.dtype | None = None,
         quantize: str | None = None,
+        compile: bool = False,  # noqa: A002  (torch's word)
         **model_options,
     ) -> Pipeline:
         """Load any model this package knows: a released-format checkpoint, our compact format, or a known name.
@@ -114,6 +121,8 @@ class Pipeline:
             device: "cpu", "cuda", "cuda:1", ...
             dtype: "float32", "bfloat16", "float16" (default float32 on CPU, float16 on CUDA).
             quantize: None, "int8" (CPU or CUDA) or "nf4" (CUDA with bitsandbytes).
+            compile: decode with a static KV cache and a compiled decode step (CUDA graphs on CUDA): each new batch
+                size and length compiles first (seconds to minutes), then steps cost less; speculative drafts are off.
             model_options: config overrides such as `mode="paper"`, `mask_eot_keys=False`.
 
         A compact model's LoRA is folded into the LLM's weights (one Linear per layer instead of three): a Pipeline
@@ -129,6 +138,8 @@ class Pipeline:
             from soundwave.inference.quantize import quantize_model
 
             model = quantize_model(model, quantize)
+        if compile:
+            model.compile_decoding()
         decoding = model_decoding(directory)
         return cls(model, processor, decoding.generation, decoding.transcription)
 
@@ -189,7 +200,8 @@ class Pipeline:
     def generate_batch(
         self, items: Sequence, batch_size: int | None = None, should_stop: StopFlag | None = None, **generation
     ) -> list[Result]:
-        """Answer many items, batched (left padding, KV cache); results in input order.
+        """Answer many items, batched (left padding, KV cache); results in input order. Items are batched longest
+        recordings first (batches of similar lengths), so `batch_size` rows decode together where they pay most.
 
         A bad item (unreadable audio, too long for the context) fails only itself: its Result carries `error`.
         `should_stop` (the server's "request given up") ends generation at the next decoding step once true.
@@ -301,6 +313,8 @@ class Pipeline:
             except SoundwaveError as err:
                 results[index] = Result(text="", error=str(err))
         step = batch_size or len(loaded) or 1
+        if step < len(loaded):  # batches of similar lengths: less padding, fewer rows idle while others decode
+            loaded.sort(key=lambda entry: -audio_samples(entry[1], entry[2]))  # stable: ties keep their order
         for start in range(0, len(loaded), step):
             chunk = loaded[start : start + step]
             for index, result in zip([c[0] for c in chunk], self._run(chunk, config, should_stop), strict=True):

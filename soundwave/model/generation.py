@@ -13,6 +13,8 @@ import warnings
 import torch
 from torch import Tensor
 
+from soundwave.errors import SoundwaveError
+from soundwave.model.compiled import compile_config, compiled_generate_kwargs, warn_eager
 from soundwave.model.speculative import can_speculate, speculative_greedy
 
 
@@ -31,6 +33,13 @@ def move_padding_left(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor
 
 class AudioGenerationMixin:
     """`generate` for a model with `encode_audio`, `splice`, `llm` and `config.llm_pad_token_id`."""
+
+    decode_compile = None  # a transformers CompileConfig once `compile_decoding` is called: static cache, compiled
+
+    def compile_decoding(self, backend="inductor") -> None:
+        """Decode with a static KV cache and a compiled one-token step from now on (`compiled.py`); speculative
+        drafts are then not used (their passes vary in width). Greedy ids stay those of eager decoding."""
+        self.decode_compile = compile_config(self.device.type, backend)
 
     @torch.no_grad()
     def generate(
@@ -59,7 +68,7 @@ class AudioGenerationMixin:
         audio = audio_encoding or self.encode_audio(audios, audio_lengths, windows_per_item)
         inputs = self.splice(input_ids, attention_mask, audio, padding_side="left", audios_per_row=audios_per_row)
         generate_kwargs.setdefault("pad_token_id", self.config.llm_pad_token_id)
-        if draft_ids is not None:
+        if draft_ids is not None and self.decode_compile is None:
             as_dict = generate_kwargs.pop("return_dict_in_generate", False)
             if can_speculate(generate_kwargs):
                 result = speculative_greedy(
@@ -67,16 +76,29 @@ class AudioGenerationMixin:
                 )
                 return with_prompt(input_ids, result if as_dict else result.sequences)
             generate_kwargs["return_dict_in_generate"] = as_dict
+        if self.decode_compile is not None:
+            compiled = compiled_generate_kwargs(self.decode_compile) | generate_kwargs
+            try:
+                return with_prompt(input_ids, self._llm_generate(inputs, compiled))
+            except torch.OutOfMemoryError:
+                raise
+            except Exception as err:  # the compiler failed: decode eagerly, now and from now on
+                self.decode_compile = None
+                warn_eager(err)
+                if "streamer" in generate_kwargs:  # it has shown tokens already: a rerun would show them twice
+                    raise SoundwaveError(f"compiled decoding failed ({type(err).__name__}); ask again") from err
+        return with_prompt(input_ids, self._llm_generate(inputs, generate_kwargs))
+
+    def _llm_generate(self, inputs, generate_kwargs: dict):
         with warnings.catch_warnings():
             # the prompt is embeddings (speech + text): a repetition penalty counts the answer's tokens, as intended
             warnings.filterwarnings("ignore", message="Passing `repetition_penalty` with `inputs_embeds`")
-            output = self.llm.generate(
+            return self.llm.generate(
                 inputs_embeds=inputs.embeds,
                 attention_mask=inputs.attention_mask,
                 position_ids=inputs.position_ids,
                 **generate_kwargs,
             )
-        return with_prompt(input_ids, output)
 
 
 def with_prompt(input_ids: Tensor, output):

@@ -57,3 +57,23 @@ def test_report_names_what_the_llm_received_and_the_stages(report):
 def test_settings_put_the_largest_batch_first_and_one_by_one_last(bench):
     names = [s.name for s in bench.make_settings([8, 32, 1])]
     assert names == ["batch 32", "batch 8", "1 (one by one)", "stages batch 32", "stages batch 8", "stages batch 1"]
+
+
+def test_compiled_settings_decode_the_same_answers_and_report_their_rate(bench, tmp_path):
+    from tests.model.test_builder import base_dir
+
+    tokenizer = base_dir(tmp_path, "llm_chatml")
+    argv = ["--geometry", "tiny", "--tokenizer", str(tokenizer), "--out", str(tmp_path / "out"), "--clips", "2"]
+    argv += ["--min-seconds", "1", "--max-seconds", "2", "--batch-sizes", "2", "--repeats", "1"]
+    argv += ["--max-new-tokens", str(NEW_TOKENS), "--compile", "--compile-backend", "eager", "--bandwidth-gbs", "100"]
+    report = bench.main(argv)
+    rows = {row["label"]: row for row in report["throughput"]}
+    assert set(rows) == {"batch 2", "1 (one by one)", "compiled batch 2", "compiled 1 (one by one)"}
+    for label in ("compiled batch 2", "compiled 1 (one by one)"):
+        assert not rows[label]["error"] and rows[label]["same_text_as_one_by_one"] == 2
+        assert rows[label]["decode_tokens_per_s"] > 0
+    assert set(report["compile_s"]) == {"compiled batch 2", "compiled 1 (one by one)"}
+    assert report["bound_tokens_per_s"] == pytest.approx(100e9 / (report["llm_weight_gb"] * 1e9))
+    single = rows["compiled 1 (one by one)"]
+    assert single["share_of_bound"] == pytest.approx(single["decode_tokens_per_s"] / report["bound_tokens_per_s"])
+    assert "share_of_bound" not in rows["compiled batch 2"]  # the bound is batch 1's

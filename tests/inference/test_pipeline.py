@@ -22,6 +22,23 @@ def test_generate_batch_matches_single_in_input_order(pipe, clips):
     assert batched[0].input_tokens == alone[0].input_tokens
 
 
+def test_generate_batch_batches_similar_lengths_and_answers_in_input_order(pipe, clips, monkeypatch):
+    from soundwave.audio import load_audio
+
+    long, short = load_audio(clips[1]), load_audio(clips[0])
+    waves = [short[:16_000], long, short, long[:48_000]]  # 1 s, the long clip, the short clip, 3 s
+    items = [{"audio": wave, "prompt": "What is said?"} for wave in waves]
+    seen, run = [], pipe._run
+    monkeypatch.setattr(pipe, "_run", lambda chunk, *rest: seen.append([len(c[2]) for c in chunk]) or run(chunk, *rest))
+    batched = pipe.generate_batch(items, batch_size=2, **GREEDY)
+    monkeypatch.undo()
+    lengths = sorted((len(w) for w in waves), reverse=True)
+    assert seen == [lengths[:2], lengths[2:]]  # the two longest together, then the two shortest
+    alone = [pipe.generate(i["audio"], i["prompt"], **GREEDY) for i in items]
+    assert [r.text for r in batched] == [r.text for r in alone]
+    assert [r.audio_seconds for r in batched] == pytest.approx([len(w) / 16_000 for w in waves], abs=0.01)
+
+
 def test_bad_item_fails_only_itself(pipe, clips, tmp_path):
     (tmp_path / "broken.mp3").write_bytes(b"\x00\x01garbage")
     results = pipe.generate_batch(
