@@ -25,4 +25,6 @@ def pipeline_from_args(args: argparse.Namespace):
     from soundwave.inference.pipeline import Pipeline
 
     options = {"mode": args.mode} if args.mode else {}
-    return Pipeline.from_pretrained(args.model, device=args.device, dtype=args.dtype, quantize=args.quantize, compile=args.compile, **options)
+    return Pipeline.from_pretrained(
+        args.model, device=args.device, dtype=args.dtype, quantize=args.quantize, compile=args.compile, **options
+    )
