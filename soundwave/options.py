@@ -62,8 +62,8 @@ class GenerationConfig:
     num_beams: int = option(1, "beam search width (1: none)", low=1, high=16)
     draft: str = option(
         "ctc",
-        "speculative decoding's draft with greedy decoding: the CTC head's transcript, checked by the LLM several "
-        "tokens per pass (the same ids as plain greedy, in fewer passes); none: plain",
+        "speculative decoding's draft: the CTC head's transcript, checked by the LLM several tokens per pass (greedy: "
+        "the ids of plain greedy, sampling: its distribution, in fewer passes); none: plain",
         choices=("ctc", "none"),
     )
     ctc_weight: float = option(

@@ -349,7 +349,7 @@ class Pipeline:
                 nbest = max([1, *(r.nbest(config) for r in rescorers)])
                 if nbest > 1:  # an add-on rewrites each row's `nbest` best beams
                     kwargs["num_return_sequences"] = nbest
-                if config.draft == "ctc" and self.has_ctc and can_speculate(kwargs):
+                if config.draft == "ctc" and self.has_ctc and can_speculate(kwargs, self.model.llm.generation_config):
                     kwargs["draft_ids"] = self._drafts(chunk, context)
                 if should_stop is not None:
                     kwargs["stopping_criteria"] = stop_when(should_stop)

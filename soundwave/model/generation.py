@@ -15,7 +15,7 @@ from torch import Tensor
 
 from soundwave.errors import SoundwaveError
 from soundwave.model.compiled import compile_config, compiled_generate_kwargs, warn_eager
-from soundwave.model.speculative import can_speculate, speculative_greedy
+from soundwave.model.speculative import can_speculate, speculative_decode
 
 
 def move_padding_left(input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
@@ -59,8 +59,9 @@ class AudioGenerationMixin:
         Returns the prompt ids followed by the new ids, (B * num_return_sequences, S + N), as transformers does for
         `input_ids` (right-padded prompts come back moved left); `return_dict_in_generate=True` gives the same in
         `.sequences`. `audio_encoding` (from `encode_audio`) skips encoding the audio again. `draft_ids` (a draft
-        per row, e.g. the CTC head's transcript) decode greedy requests speculatively (`speculative.py`): the same
-        ids in fewer LLM passes; the returned dict then also has `llm_forward_passes`.
+        per row, e.g. the CTC head's transcript) decode greedy and sampled requests speculatively (`speculative.py`):
+        greedy gives the same ids, sampling the same distribution, in fewer LLM passes; the returned dict then also
+        has `llm_forward_passes`.
         """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -70,8 +71,8 @@ class AudioGenerationMixin:
         generate_kwargs.setdefault("pad_token_id", self.config.llm_pad_token_id)
         if draft_ids is not None and self.decode_compile is None:
             as_dict = generate_kwargs.pop("return_dict_in_generate", False)
-            if can_speculate(generate_kwargs):
-                result = speculative_greedy(
+            if can_speculate(generate_kwargs, self.llm.generation_config):
+                result = speculative_decode(
                     self.llm, inputs.embeds, inputs.attention_mask, inputs.position_ids, draft_ids, **generate_kwargs
                 )
                 return with_prompt(input_ids, result if as_dict else result.sequences)

@@ -1,21 +1,24 @@
-"""Speculative greedy decoding with a free draft (ours): the alignment adapter's CTC already transcribed the audio.
+"""Speculative decoding with a free draft (ours): the alignment adapter's CTC already transcribed the audio.
 
 For a transcription the answer is nearly the CTC head's collapsed argmax, in the LLM's own vocabulary. Each LLM
 forward pass feeds the token just chosen plus up to `window` drafted tokens that follow it in the CTC transcript;
-the LLM's greedy choice at each fed position is kept as long as it agrees with what was fed, so one pass yields
+the LLM's choice at each fed position is kept as long as it agrees with what was fed, so one pass yields
 1 + (agreed drafts) tokens and the KV cache is cut back to what was agreed:
 
     fed       [t, d1, d2, d3]       one forward pass
     chosen    [d1, d2, x]           d1, d2 agree; x differs: keep t d1 d2 in the cache, x is fed next
     output    ... t d1 d2 x         the same ids plain greedy decoding gives, in fewer passes
 
-Greedy only (sampling and beams decode plainly); logits processors and stop criteria are applied at every position
-exactly as `generate` applies them, so the ids equal `generate`'s. Rows of a batch advance together (the batch
-takes the agreement of its least-agreeing row), so the cache stays rectangular. The number of drafted tokens fed
-adapts as transformers' assisted generation adapts it: two more after a pass that agreed with all, one fewer
-after one that did not (a wrong draft costs a wider pass for one token). Where even a one-token draft is refused,
-drafting pauses (plain one-token passes) for 1, 2, 4, then at most MAX_PAUSE passes before it tries again: an LLM
-that disagrees with its CTC pays a wider pass about once in MAX_PAUSE + 1, not on every token.
+Greedy decoding gives `generate`'s ids: logits processors and stop criteria are applied at every position exactly
+as `generate` applies them. Sampling keeps `generate`'s distribution (speculative sampling with a draft that is
+one token for sure): a drafted token d is accepted with probability p(d), else the token is drawn from p without d,
+renormalised; either way it is distributed as p (`accept_or_resample`). Beams decode plainly. Rows of a batch
+advance together (the batch takes the agreement of its least-agreeing row), so the cache stays rectangular. The
+number of drafted tokens fed adapts as transformers' assisted generation adapts it: two more after a pass that
+agreed with all, one fewer after one that did not (a wrong draft costs a wider pass for one token). Where even a
+one-token draft is refused, drafting pauses (plain one-token passes) for 1, 2, 4, then at most MAX_PAUSE passes
+before it tries again: an LLM that disagrees with its CTC pays a wider pass about once in MAX_PAUSE + 1, not on
+every token.
 """
 
 from __future__ import annotations
@@ -27,9 +30,13 @@ import torch
 from torch import Tensor
 from transformers import (
     LogitsProcessorList,
+    MinPLogitsWarper,
     RepetitionPenaltyLogitsProcessor,
     StoppingCriteriaList,
     StopStringCriteria,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
 )
 
 from soundwave.model.kv_cache import cache_kwargs, llm_cache
@@ -40,6 +47,9 @@ MAX_PAUSE = 8  # most plain passes between two tries after a refused one-token d
 SUPPORTED = {  # generate kwargs this loop reproduces exactly; anything else decodes plainly
     "max_new_tokens",
     "do_sample",
+    "temperature",
+    "top_p",
+    "top_k",
     "repetition_penalty",
     "eos_token_id",
     "pad_token_id",
@@ -50,13 +60,54 @@ SUPPORTED = {  # generate kwargs this loop reproduces exactly; anything else dec
 }
 
 
-def can_speculate(generate_kwargs: dict) -> bool:
-    """Whether these `generate` arguments decode greedily with nothing this loop does not reproduce."""
-    return (
-        not generate_kwargs.get("do_sample", False)
-        and set(generate_kwargs) <= SUPPORTED
-        and generate_kwargs.get("max_new_tokens") is not None
-    )
+UNSUPPORTED_WARPERS = ("top_h", "typical_p", "epsilon_cutoff", "eta_cutoff")  # sampling knobs not reproduced
+
+
+def can_speculate(generate_kwargs: dict, defaults=None) -> bool:
+    """Whether these `generate` arguments decode (greedily, or sampling) with nothing this loop does not reproduce;
+    `defaults`: the LLM's generation_config, which `generate` falls back on for what the arguments leave out."""
+    if not set(generate_kwargs) <= SUPPORTED or generate_kwargs.get("max_new_tokens") is None:
+        return False
+    if generate_kwargs.get("do_sample", False) and defaults is not None:
+        return all(getattr(defaults, name, None) in (None, 1.0, 0.0) for name in UNSUPPORTED_WARPERS)
+    return True
+
+
+def sampling_warpers(generate_kwargs: dict, defaults=None) -> LogitsProcessorList:
+    """The warpers `generate` applies after the logits processors when sampling, in its order: temperature, top-k,
+    top-p, min-p (each from the arguments, else the LLM's generation_config)."""
+
+    def value(name):
+        given = generate_kwargs.get(name)
+        return given if given is not None else getattr(defaults, name, None)
+
+    warpers = LogitsProcessorList()
+    if value("temperature") is not None and value("temperature") != 1.0:
+        warpers.append(TemperatureLogitsWarper(value("temperature")))
+    if value("top_k") is not None and value("top_k") != 0:
+        warpers.append(TopKLogitsWarper(top_k=value("top_k")))
+    if value("top_p") is not None and value("top_p") < 1.0:
+        warpers.append(TopPLogitsWarper(top_p=value("top_p")))
+    if value("min_p") is not None:
+        warpers.append(MinPLogitsWarper(min_p=value("min_p")))
+    return warpers
+
+
+def accept_or_resample(probs: Tensor, drafted: Tensor, has_draft: Tensor) -> Tensor:
+    """One token per row, distributed as `probs` (B, V) whatever the draft: a row's drafted token (B,) is kept with
+    probability p(d); otherwise (and where `has_draft` is False) the token is drawn from p with d removed.
+
+    P(d) = p(d) + 0; P(x != d) = (1 - p(d)) * p(x) / (1 - p(d)) = p(x): speculative sampling with a one-hot draft.
+    """
+    rows = torch.arange(probs.shape[0], device=probs.device)
+    p_draft = torch.where(has_draft, probs[rows, drafted], torch.zeros_like(probs[:, 0]))  # (B,)
+    accept = has_draft & (torch.rand_like(p_draft) < p_draft)
+    residual = probs.clone()
+    residual[rows[has_draft], drafted[has_draft]] = 0.0  # (B, V): p without the refused draft
+    empty = residual.sum(dim=-1) <= 0  # p was all on d: d is accepted with probability 1 anyway
+    residual[empty] = probs[empty]
+    drawn = torch.multinomial(residual, 1)[:, 0]  # renormalised by multinomial
+    return torch.where(accept, drafted, drawn)
 
 
 def collapse_ctc(best: Tensor, length: int, blank_id: int) -> list[int]:
@@ -134,7 +185,7 @@ class SpeculativeResult:
 
 
 @torch.no_grad()
-def speculative_greedy(
+def speculative_decode(
     llm,
     inputs_embeds: Tensor,
     attention_mask: Tensor,
@@ -150,14 +201,18 @@ def speculative_greedy(
     tokenizer=None,
     stopping_criteria: StoppingCriteriaList | None = None,
     do_sample: bool = False,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    top_k: int | None = None,
     window: int = WINDOW,
 ) -> SpeculativeResult:
-    """Greedy decoding of left-padded prompts (B, S, D), each row drafted by its `drafts` ids.
+    """Greedy decoding or sampling of left-padded prompts (B, S, D), each row drafted by its `drafts` ids.
 
-    Returns the ids `llm.generate(inputs_embeds=..., do_sample=False, ...)` returns for the same arguments.
+    Greedy: the ids `llm.generate(inputs_embeds=..., do_sample=False, ...)` returns for the same arguments.
+    Sampling: ids distributed as `generate`'s (the same draws, seed for seed, where nothing is drafted).
     """
-    if do_sample:
-        raise ValueError("speculative_greedy decodes greedily (do_sample=False)")
+    sampling = dict(temperature=temperature, top_p=top_p, top_k=top_k)
+    warpers = sampling_warpers(sampling, llm.generation_config) if do_sample else None
     processors = LogitsProcessorList(
         [RepetitionPenaltyLogitsProcessor(repetition_penalty)] if repetition_penalty != 1.0 else []
     )
@@ -180,10 +235,19 @@ def speculative_greedy(
     cursors, width_now = [0] * rows, min(FIRST_WINDOW, window)
     paused, pause = 0, 1  # plain passes left before drafting again; the next pause's length
 
-    def choose(scores: Tensor) -> Tensor:
-        """Append the greedy token of (B, V) scores (pad where a row is done); mark rows that end."""
+    def choose(scores: Tensor, drafted: Tensor | None = None, has_draft: Tensor | None = None) -> Tensor:
+        """Append the next token of (B, V) scores (pad where a row is done): the greedy one, or a sample (rows with
+        a draft: `accept_or_resample`); mark rows that end."""
         nonlocal generated, done
-        token = processors(generated, scores.float()).argmax(dim=-1)  # (B,)
+        scores = processors(generated, scores.float())
+        if warpers is None:
+            token = scores.argmax(dim=-1)  # (B,)
+        else:
+            probs = warpers(generated, scores).softmax(dim=-1)  # (B, V), as generate samples
+            if drafted is None:
+                token = torch.multinomial(probs, 1)[:, 0]  # (B, V) -> (B,)
+            else:
+                token = accept_or_resample(probs, drafted, has_draft)
         token = torch.where(done, torch.full_like(token, pad_token_id), token)
         generated = torch.cat([generated, token[:, None]], dim=1)  # (B, N) -> (B, N + 1)
         done = done | torch.isin(token, ends.to(device))
@@ -209,8 +273,12 @@ def speculative_greedy(
         out = llm(input_ids=fed, attention_mask=mask, position_ids=positions, use_cache=True, **cache_kwargs(cache))
         cache, passes = llm_cache(out), passes + 1
         agreed = 1  # fed tokens now part of the answer: the chosen token, then each draft the LLM agrees with
+        lengths = torch.tensor([len(p) for p in proposed], device=device)  # (B,) drafted tokens per row
         for i in range(fed.shape[1]):
-            token = choose(out.logits[:, i])
+            if i < width:
+                token = choose(out.logits[:, i], draft[:, i], (i < lengths) & ~done)
+            else:
+                token = choose(out.logits[:, i])
             if bool(done.all()) or generated.shape[1] >= max_new_tokens or i == width:
                 break
             if not bool(((token == draft[:, i]) | done).all()):

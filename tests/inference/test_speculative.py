@@ -103,14 +103,66 @@ def test_pipeline_greedy_text_is_the_same_with_and_without_the_ctc_draft(pipe, c
         assert all(r.llm_forward_passes <= p.llm_forward_passes for r, p in zip(fast, plain, strict=True))
 
 
-def test_only_greedy_requests_are_decoded_speculatively():
+def test_greedy_and_sampled_requests_are_decoded_speculatively_beams_are_not():
+    from transformers import GenerationConfig
+
     from soundwave.model.speculative import can_speculate
 
     greedy = dict(do_sample=False, max_new_tokens=8, eos_token_id=2, repetition_penalty=1.2)
     assert can_speculate(greedy) and can_speculate(greedy | {"stop_strings": ["."], "tokenizer": None})
-    assert not can_speculate(greedy | {"do_sample": True})
+    sampled = greedy | {"do_sample": True, "temperature": 0.2, "top_p": 0.9, "top_k": 40}
+    assert can_speculate(sampled, GenerationConfig()) and can_speculate(sampled)
+    assert not can_speculate(sampled, GenerationConfig(typical_p=0.5))  # a warper the loop does not reproduce
     assert not can_speculate(greedy | {"num_beams": 4}) and not can_speculate(greedy | {"num_return_sequences": 2})
     assert not can_speculate(greedy | {"streamer": object()})
+
+
+def test_accept_or_resample_draws_each_token_with_its_probability_whatever_the_draft():
+    from soundwave.model.speculative import accept_or_resample
+
+    torch.manual_seed(0)
+    probs = torch.tensor([0.5, 0.3, 0.15, 0.05, 0.0])
+    rows = 200_000
+    for drafted in (1, 0, 3, 4):  # a likely draft, the likeliest, an unlikely one, an impossible one
+        tokens = accept_or_resample(probs.expand(rows, -1), torch.full((rows,), drafted), torch.ones(rows, dtype=bool))
+        frequencies = torch.bincount(tokens, minlength=5) / rows
+        assert torch.allclose(frequencies, probs, atol=0.005), (drafted, frequencies)
+    certain = torch.tensor([[0.0, 1.0, 0.0, 0.0, 0.0]])
+    assert accept_or_resample(certain, torch.tensor([1]), torch.tensor([True])).item() == 1
+    no_draft = accept_or_resample(probs.expand(rows, -1), torch.full((rows,), 4), torch.zeros(rows, dtype=bool))
+    assert torch.allclose(torch.bincount(no_draft, minlength=5) / rows, probs, atol=0.005)
+
+
+def test_sampling_with_nothing_drafted_draws_what_generate_draws(pipe, clips):
+    """Warpers in generate's order, one multinomial draw per token: seed for seed, generate's ids."""
+    model = pipe.model
+    batch = _inputs(pipe, clips)
+    options = dict(do_sample=True, temperature=0.9, top_p=0.8, top_k=20, max_new_tokens=10)
+    options |= dict(repetition_penalty=1.2, eos_token_id=pipe.eos_token_id)
+    torch.manual_seed(3)
+    plain = model.generate(**batch, **options)
+    torch.manual_seed(3)
+    fast = model.generate(**batch, draft_ids=[[], []], **options)
+    assert torch.equal(fast, plain)
+
+
+def test_sampling_at_a_low_temperature_with_a_perfect_draft_takes_it_in_few_passes(pipe, clips):
+    model = pipe.model
+    batch = _inputs(pipe, clips)
+    greedy = dict(do_sample=False, max_new_tokens=16, eos_token_id=pipe.eos_token_id)
+    plain = model.generate(**batch, **greedy)
+    answers = [ids[batch["input_ids"].shape[1] :].tolist() for ids in plain]
+    cold = greedy | {"do_sample": True, "temperature": 1e-6}  # this random model's top logits lie close
+    fast = model.generate(**batch, draft_ids=answers, return_dict_in_generate=True, **cold)
+    assert torch.equal(fast.sequences, plain)  # p(draft) ~ 1 at each position: every draft accepted
+    assert fast.llm_forward_passes <= 4 + 16 // (WINDOW + 1)
+
+
+def test_pipeline_sampling_uses_the_ctc_draft_and_seeds_reproduce(pipe, clips):
+    options = dict(do_sample=True, temperature=0.7, top_p=0.9, max_new_tokens=12, seed=11, draft="ctc")
+    first, again = pipe.transcribe_batch(clips, **options), pipe.transcribe_batch(clips, **options)
+    assert [r.text for r in first] == [r.text for r in again]
+    assert all(r.output_tokens > 0 for r in first)
 
 
 def test_silence_drafts_nothing_and_decodes_plainly(pipe):
