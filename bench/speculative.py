@@ -1,6 +1,7 @@
 """CTC-draft speculative decoding against plain greedy decoding, side by side in one run.
 
-    python bench/speculative.py [--model soundwave-mini] [--clips 8] [--compile] [--out runs/bench/speculative.json]
+    python bench/speculative.py [--model soundwave-mini] [--clips 8] [--compile] [--parts decoding,batches]
+                                [--out runs/bench/speculative.json]
 
 Clips: unseen sentences synthesized here (espeak-ng and flite voices, offline) and the real LibriVox recordings
 when Debian's pocketsphinx-testdata is installed. For each decoding (the LLM alone, greedy; the model's joint CTC
@@ -129,6 +130,7 @@ def main() -> int:
     parser.add_argument("--batches", default="1,8,16")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--compile", action="store_true", help="also the compiled decode step (LLM alone, batch 1)")
+    parser.add_argument("--parts", default="decoding,batches", help="what to time: decoding (per clip), batches")
     args = parser.parse_args()
     from soundwave.inference.pipeline import Pipeline
 
@@ -144,7 +146,8 @@ def main() -> int:
                 run(compiled, clips, kind, LLM_ALONE, "none")
             rows.append({"compile_and_first_pass_s": round(time.perf_counter() - started, 1)})
             print(json.dumps(rows[-1]), flush=True)
-        for decoding, options in (("LLM alone", LLM_ALONE), ("joint CTC", JOINT)):
+        parts = args.parts.split(",")
+        for decoding, options in (("LLM alone", LLM_ALONE), ("joint CTC", JOINT)) if "decoding" in parts else ():
             for kind in ("transcribe", "question"):
                 if decoding == "joint CTC" and kind == "question":
                     continue  # CTC scoring is for transcripts only
@@ -153,7 +156,7 @@ def main() -> int:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
         single = None
-        for batch in [int(b) for b in args.batches.split(",")]:
+        for batch in [int(b) for b in args.batches.split(",")] if "batches" in parts else ():
             for draft in ("none", "ctc", "input order"):
                 if draft == "input order":  # batches cut in the clips' order (one call each), not by length
                     if batch == 1:

@@ -8,10 +8,9 @@ transformers' `generate` extends them by one per new token. As in the release an
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 from torch import Tensor
+from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
 from soundwave.errors import SoundwaveError
 from soundwave.model.compiled import compile_config, compiled_generate_kwargs, warn_eager
@@ -91,15 +90,28 @@ class AudioGenerationMixin:
         return with_prompt(input_ids, self._llm_generate(inputs, generate_kwargs))
 
     def _llm_generate(self, inputs, generate_kwargs: dict):
-        with warnings.catch_warnings():
-            # the prompt is embeddings (speech + text): a repetition penalty counts the answer's tokens, as intended
-            warnings.filterwarnings("ignore", message="Passing `repetition_penalty` with `inputs_embeds`")
-            return self.llm.generate(
-                inputs_embeds=inputs.embeds,
-                attention_mask=inputs.attention_mask,
-                position_ids=inputs.position_ids,
-                **generate_kwargs,
-            )
+        # the prompt is embeddings (speech + text): a repetition penalty counts the answer's tokens, as intended
+        return self.llm.generate(
+            inputs_embeds=inputs.embeds,
+            attention_mask=inputs.attention_mask,
+            position_ids=inputs.position_ids,
+            **penalty_on_every_new_token(generate_kwargs),
+        )
+
+
+def penalty_on_every_new_token(generate_kwargs: dict) -> dict:
+    """The repetition penalty as our own first logits processor, over every token each row generates.
+
+    transformers' `generate` exempts a left-padded row's first k new tokens from its penalty, k the row's padding
+    (`prompt_ignore_length`: it takes the prompt to be in `input_ids`; here the prompt is embeddings, so `input_ids`
+    holds the new tokens only): a padded row of a batch would answer differently from the same request alone.
+    """
+    penalty = generate_kwargs.get("repetition_penalty")
+    if penalty is None or penalty == 1.0:
+        return generate_kwargs
+    processors = LogitsProcessorList([RepetitionPenaltyLogitsProcessor(penalty)])
+    processors.extend(generate_kwargs.get("logits_processor") or [])
+    return generate_kwargs | {"repetition_penalty": 1.0, "logits_processor": processors}
 
 
 def with_prompt(input_ids: Tensor, output):

@@ -39,6 +39,22 @@ def test_generate_batch_batches_similar_lengths_and_answers_in_input_order(pipe,
     assert [r.audio_seconds for r in batched] == pytest.approx([len(w) / 16_000 for w in waves], abs=0.01)
 
 
+def test_a_repetition_penalty_is_the_same_batched_and_alone(pipe, clips):
+    """Rows of different lengths (left padding) penalize every token they generate, as a row alone does
+    (transformers' own penalty skips a padded row's first new tokens when the prompt is embeddings)."""
+    from soundwave.audio import load_audio
+
+    long, short = load_audio(clips[1]), load_audio(clips[0])
+    items = [{"audio": long, "prompt": "What is said?"}, {"audio": short[:16_000], "prompt": "Repeat it."}]
+    options = {"greedy": True, "max_new_tokens": 24, "repetition_penalty": 1.8, "draft": "none"}
+    batched = pipe.generate_batch(items, **options)
+    assert batched[0].audio_tokens != batched[1].audio_tokens  # the shorter row is padded
+    alone = [pipe.generate(i["audio"], i["prompt"], **options) for i in items]
+    assert [r.text for r in batched] == [r.text for r in alone]
+    plain = pipe.generate_batch(items, **(options | {"repetition_penalty": 1.0}))
+    assert [r.text for r in plain] != [r.text for r in batched]  # the penalty changed the answers
+
+
 def test_bad_item_fails_only_itself(pipe, clips, tmp_path):
     (tmp_path / "broken.mp3").write_bytes(b"\x00\x01garbage")
     results = pipe.generate_batch(
