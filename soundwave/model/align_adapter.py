@@ -93,7 +93,20 @@ class AlignAdapter(nn.Module):
     def forward(self, frames: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """frames (B, T, D_a), frame_lengths (B,) -> aligned (B, T/2, D), CTC logits (B, T/2, V), lengths (B,)."""
         aligned, lengths = self.embed(frames, frame_lengths)
-        return aligned, self.ctc_head(aligned), lengths
+        return aligned, self.ctc_logits(aligned, lengths), lengths
+
+    def ctc_logits(self, aligned: Tensor, lengths: Tensor) -> Tensor:
+        """The CTC head at each row's valid frames only, 0 past them: aligned (B, T', D) -> (B, T', V).
+
+        The head is a projection onto the whole vocabulary (49k-128k ids), the costliest part of the adapter; in a
+        batch of clips of different lengths the padding frames would cost as much as speech.
+        """
+        valid = torch.arange(aligned.shape[1], device=aligned.device)[None, :] < lengths[:, None]  # (B, T')
+        if bool(valid.all()):
+            return self.ctc_head(aligned)
+        logits = aligned.new_zeros(*aligned.shape[:2], self.ctc_head.out_features)  # (B, T', V)
+        logits[valid] = self.ctc_head(aligned[valid])  # (N, D) -> (N, V): the valid frames, packed
+        return logits
 
     def logits_over(self, aligned: Tensor, vocab: Tensor) -> Tensor:
         """CTC logits over a subset of the vocabulary: aligned (B, T', D), vocab (K,) ids -> (B, T', K)."""

@@ -89,6 +89,19 @@ def test_added_alignment_layers_start_as_the_identity_and_then_train(temporal):
     assert deep.more_layers[1].linear2.weight.grad.abs().sum() > 0
 
 
+def test_the_ctc_head_runs_on_valid_frames_only_and_trains_through_them():
+    adapter = AlignAdapter(4, 8, 2, 16, vocab_size=10, dropout=0.0, temporal=True).eval()
+    aligned = torch.randn(3, 5, 8, requires_grad=True)
+    lengths = torch.tensor([5, 2, 0])
+    logits = adapter.ctc_logits(aligned, lengths)  # (3, 5, 10)
+    full = adapter.ctc_head(aligned)
+    assert torch.allclose(logits[0], full[0], atol=1e-6) and torch.allclose(logits[1, :2], full[1, :2], atol=1e-6)
+    assert not logits[1, 2:].any() and not logits[2].any()  # padding: zeros, never computed
+    logits.sum().backward()
+    assert aligned.grad[1, :2].abs().sum() > 0 and not aligned.grad[1, 2:].any()
+    assert adapter.ctc_logits(aligned, torch.tensor([5, 5, 5])).equal(adapter.ctc_head(aligned))  # nothing padded
+
+
 def test_alignment_adapter_needs_a_layer():
     with pytest.raises(ValueError, match="at least one transformer layer"):
         AlignAdapter(4, 8, 2, 16, vocab_size=10, num_layers=0)
