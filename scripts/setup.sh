@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 TORCH_VERSION=${SOUNDWAVE_TORCH:-2.13.0}
 
-# Debian packages: real speech for eval (pocketsphinx-testdata), audio tools, TTS engines for the corpus tool.
+# Debian packages: real speech for eval (pocketsphinx-testdata), audio tools, TTS engines for the corpus tool, a C++
+# compiler for torch.compile's CPU kernels (`--compile`).
 APT_PACKAGES=(ffmpeg sox pocketsphinx-testdata espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k
-  festvox-us-slt-hts fortunes wamerican wordnet-base chromium)
+  festvox-us-slt-hts fortunes wamerican wordnet-base chromium g++)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
