@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
+import timeit
 
 import torch
 
@@ -19,12 +19,7 @@ from soundwave.inference.pipeline import Pipeline
 
 def median_seconds(fn, repeats: int) -> float:
     fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return statistics.median(timeit.repeat(fn, number=1, repeat=repeats))
 
 
 def main() -> int:

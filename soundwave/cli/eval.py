@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import sys
 
+from soundwave.cli.options import COMPILE_HELP
 from soundwave.eval.config import EvalConfig, build_eval_config, load_eval_config
 from soundwave.eval.report import compare_summaries
 from soundwave.eval.run import run_eval
@@ -45,9 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", help="cpu, cuda, ... (default: the loader's)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), help="model dtype")
     parser.add_argument("--quantize", choices=("int8", "nf4"), help="quantize the model (Pipeline only)")
-    parser.add_argument(
-        "--compile", action="store_true", default=None, help="static KV cache + compiled decode step (Pipeline only)"
-    )
+    parser.add_argument("--compile", action="store_true", default=None, help=f"{COMPILE_HELP} (Pipeline only)")
     parser.add_argument(
         "--group-by", dest="group_by", help="also score each value of this manifest field apart (voice, speaker)"
     )

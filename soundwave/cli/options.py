@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 DEFAULT_MODEL = "soundwave-mini"  # the project's trained default (docs/soundwave-mini.md)
+COMPILE_HELP = "static KV cache + compiled decode step (each new batch size compiles first; pays on a GPU)"
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
@@ -15,9 +16,7 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--quantize", default=None, choices=["int8", "nf4"], help="weight quantization")
-    parser.add_argument(
-        "--compile", action="store_true", help="static KV cache + compiled decode step (first calls compile; GPU)"
-    )
+    parser.add_argument("--compile", action="store_true", help=COMPILE_HELP)
     parser.add_argument("--mode", default=None, choices=["released", "paper"], help="override the model's behaviour")
 
 

@@ -90,7 +90,6 @@ class AudioGenerationMixin:
         return with_prompt(input_ids, self._llm_generate(inputs, generate_kwargs))
 
     def _llm_generate(self, inputs, generate_kwargs: dict):
-        # the prompt is embeddings (speech + text): a repetition penalty counts the answer's tokens, as intended
         return self.llm.generate(
             inputs_embeds=inputs.embeds,
             attention_mask=inputs.attention_mask,
