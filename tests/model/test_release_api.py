@@ -99,3 +99,17 @@ def test_left_padded_batch_gives_each_row_its_single_clip_ids(loaded, reference_
         new = output_ids[k, width:].tolist()
         want = expected[f"s{k}.greedy_ids"].tolist()
         assert new[: len(want)] == want
+
+
+def test_inference_is_the_package_and_the_release_function():
+    """`soundwave.inference` is the subpackage (so `import soundwave.inference.live as live` works) and, called,
+    the release's `inference` function."""
+    import soundwave.inference.live as live
+    from soundwave.inference.release_api import inference
+
+    assert live.__name__ == "soundwave.inference.live"
+    assert soundwave.inference.live is live
+    assert callable(soundwave.inference)
+    from soundwave import inference as exported
+
+    assert exported is soundwave.inference and inference.__module__ == "soundwave.inference.release_api"
