@@ -4,8 +4,8 @@ Importing the package registers the `Soundwave` model type with transformers' Au
 `AutoModelForCausalLM.from_pretrained(DIR)` loads released checkpoints.
 """
 
-from soundwave.inference.pipeline import Pipeline, Result
 from soundwave import inference  # the package, callable as the release's inference(...): see its docstring
+from soundwave.inference.pipeline import Pipeline, Result
 from soundwave.inference.release_api import load_model
 from soundwave.model import SoundwaveConfig, SoundwaveForCausalLM
 from soundwave.model.builder import build_model
