@@ -193,5 +193,5 @@ def processor_for(model, tokenizer, feature_extractor) -> SpeechProcessor:
         window_seconds=float(
             getattr(feature_extractor, "chunk_length", None) or getattr(config, "window_seconds", 30.0)
         ),
-        pad_to_window=getattr(config, "mode", "released") != "paper",
+        pad_to_window=getattr(model, "pads_to_window", True),
     )

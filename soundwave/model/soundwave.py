@@ -138,6 +138,12 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
     def paper(self) -> bool:
         return self.config.mode == "paper"
 
+    @property
+    def pads_to_window(self) -> bool:
+        """The encoder reads whole 30 s windows, padding included, as the release's does (`released` mode); a
+        paper-mode encoder reads only the valid frames, so its features stop at the batch's longest clip."""
+        return not self.paper
+
     def get_input_embeddings(self):
         return self.llm.get_input_embeddings()
 

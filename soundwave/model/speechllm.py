@@ -182,6 +182,12 @@ class SpeechLLM(AudioGenerationMixin, PreTrainedModel, GenerationMixin):
         return self.encoder.input_kind
 
     @property
+    def pads_to_window(self) -> bool:
+        """No: the encoder reads only each clip's valid frames (`SpeechEncoder`), so features stop at the batch's
+        longest clip (a 3 s clip costs 3 s of encoder, not 30)."""
+        return False
+
+    @property
     def placeholder_token(self) -> str:
         return self.config.audio_token
 

@@ -39,6 +39,8 @@ def test_paper_models_get_the_short_features():
 
     tokenizer = AutoTokenizer.from_pretrained(str(MINI))
     extractor = WhisperFeatureExtractor.from_pretrained(str(MINI))
-    for mode, full in (("paper", False), ("released", True)):
-        model = SimpleNamespace(config=SimpleNamespace(mode=mode), placeholder_token="<audio_patch>", input_kind="mel")
+    for pads, full in ((False, False), (True, True), (None, True)):  # None: a model that does not say
+        model = SimpleNamespace(config=SimpleNamespace(), placeholder_token="<audio_patch>", input_kind="mel")
+        if pads is not None:
+            model.pads_to_window = pads
         assert processor_for(model, tokenizer, extractor).pad_to_window is full

@@ -107,6 +107,22 @@ def test_whisper_audio_longer_than_a_window_is_encoded_in_windows(bases):  # noq
     torch.testing.assert_close(encoding.frames[0, :100], first_window[0])
 
 
+def test_whisper_features_stop_at_the_longest_clip(bases):  # noqa: F811
+    """The encoder reads only the valid frames, so the processor need not pad mel to the whole 30 s window (a 3 s
+    clip would cost 30 s of encoder): the vectors are the same either way."""
+    from soundwave.processor import processor_for
+
+    model = quick_start(bases, "whisper").eval()
+    audio, lengths = audio_batch(model, [120, 70])  # the tiny Whisper's window: 200 mel frames
+    padded = torch.nn.functional.pad(audio, (0, 200 - audio.shape[-1]))  # (B, 80, 120) -> (B, 80, 200)
+    with torch.no_grad():
+        short, full = model.encode_audio(audio, lengths), model.encode_audio(padded, lengths)
+    assert short.lengths.tolist() == full.lengths.tolist()
+    for i, n in enumerate(short.lengths.tolist()):
+        torch.testing.assert_close(short.embeds[i, :n], full.embeds[i, :n], atol=1e-5, rtol=1e-4)
+    assert processor_for(model, None, None).pad_to_window is False
+
+
 def test_padded_batch_equals_each_row_alone(wavlm_model):
     audio, lengths = audio_batch(wavlm_model, [2000, 1250, 617])
     with torch.no_grad():
