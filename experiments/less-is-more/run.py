@@ -62,7 +62,8 @@ def stage_config(design: str, stage: str, share: float, hours: float, seed: int,
     training["output_dir"] = str(RUNS / run_name(design, hours, seed) / stage)
     training["seed"] = seed
     training["max_steps"] = max(round(steps * share), 1)
-    training["eval_steps"] = training["save_steps"] = max(training["max_steps"] // 2, 1)
+    training["eval_steps"] = max(training["max_steps"] // 2, 1)
+    training["save_steps"] = max(training["max_steps"] // 8, 1)  # a stopped run loses at most 1/8 (about 15 min)
     if previous is not None:
         training["init_from"] = str(previous)
     config["data"]["datasets"][0]["hours"] = hours
