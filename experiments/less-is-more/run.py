@@ -103,8 +103,9 @@ def train(design: str, hours: float, seed: int, steps: int) -> tuple[Path, float
     return previous, seconds, cpu
 
 
-def evaluate(model: Path, key: str, limit: int | None) -> float:
-    """The model's primary metric on one of EVALS (WER or accuracy, a fraction), the LLM decoding alone."""
+def evaluate(model: Path, key: str, limit: int | None) -> tuple[float, int]:
+    """The model's primary metric on one of EVALS (WER or accuracy, a fraction), the LLM decoding alone, and the
+    clips it scored."""
     manifest, task = EVALS[key]
     out = model.parent / f"eval-{key}"
     command = [sys.executable, "-m", "soundwave", "eval", "--model", str(model / "final"), "--data", manifest]
@@ -113,7 +114,10 @@ def evaluate(model: Path, key: str, limit: int | None) -> float:
     with open(model.parent / f"eval-{key}.log", "w") as log:
         subprocess.run(command, cwd=ROOT, stderr=log, stdout=log, check=True)
     summary = json.loads((out / "summary.json").read_text())
-    return summary[summary["primary_metric"]]
+    if summary.get("skipped"):  # every run must be scored on the same clips
+        build = "python -m soundwave data synth --out data/synth --config configs/synth/default.yaml"
+        raise SystemExit(f"{manifest}: {summary['skipped']} clips skipped (see {out}.log): build the corpus, {build}")
+    return summary[summary["primary_metric"]], summary["scored"]
 
 
 def vectors_per_second(model: Path) -> float:
@@ -128,11 +132,27 @@ def vectors_per_second(model: Path) -> float:
     return sum(r.audio_tokens for r in results) / sum(r.audio_seconds for r in results)
 
 
-def prepare() -> None:
-    """The offline base models and the corpus."""
+def corpus_complete(hours: float) -> bool:
+    """The corpus holds `hours` of training speech and every held-out clip the scores read."""
+    from soundwave.data.manifest import read_manifest
+    from soundwave.errors import ManifestError
+
+    if not (ROOT / CORPUS).exists():
+        return False
+    seconds = sum(json.loads(line).get("duration") or 0.0 for line in (ROOT / CORPUS).read_text().splitlines())
+    try:  # a clip whose audio is missing is a skipped line
+        missing = any(read_manifest(ROOT / manifest).skipped for manifest, _ in EVALS.values())
+    except ManifestError:  # none of a manifest's clips is there
+        return False
+    return seconds >= hours * 3600 and not missing
+
+
+def prepare(hours: float) -> None:
+    """The offline base models and the whole corpus (built, or completed: planned jobs only append, so the
+    training subsets already used stay the same)."""
     for name in ("whisper-tiny.en", "smollm2-135m-instruct"):
         subprocess.run([sys.executable, "-m", "soundwave", "models", "prepare", name], cwd=ROOT, check=True)
-    if not (ROOT / CORPUS).exists():
+    if not corpus_complete(hours):
         RUNS.mkdir(parents=True, exist_ok=True)
         with open(RUNS / "synth.log", "a") as log:
             subprocess.run(
@@ -145,7 +165,9 @@ def prepare() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--designs", default="soundwave,speechllm")
-    parser.add_argument("--hours", default="0.25,0.5,1,2,4,8", help="nested data sizes, hours of speech")
+    parser.add_argument(  # 800 steps x 8 clips of ~2.6 s hear ~4.7 h: a larger subset would go partly unheard
+        "--hours", default="0.25,0.5,1,2,4", help="nested data sizes, hours of speech (at most steps x 8 clips)"
+    )
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--steps", type=int, default=800, help="optimizer steps per run, both designs (batch 8)")
     parser.add_argument("--eval-limit", type=int, default=None, help="score only the first N clips of each set")
@@ -169,13 +191,14 @@ def main() -> int:
     print(f"{len(grid)} runs, {len(grid) - len(todo)} done, {len(todo)} to do: {[run_name(*p) for p in todo]}")
     if args.dry_run:
         return 0
-    prepare()
+    prepare(max(hours for _, hours, _ in todo))
     args.results.mkdir(parents=True, exist_ok=True)
     for design, hours, seed in todo:
         model, train_seconds, train_cpu_seconds = train(design, hours, seed, args.steps)
         result = {"design": design, "hours": hours, "seed": seed, "steps": args.steps, "train_seconds": train_seconds,
                   "train_cpu_seconds": train_cpu_seconds}  # fmt: skip
-        result |= {key: evaluate(model, key, args.eval_limit) for key in sets}
+        for key in sets:
+            result[key], result[f"{key}_clips"] = evaluate(model, key, args.eval_limit)
         result["vectors_per_second"] = round(vectors_per_second(model), 3)
         result["eval_limit"] = args.eval_limit
         path = args.results / f"{run_name(design, hours, seed)}.json"

@@ -122,6 +122,9 @@ def first_hours(source: LoadedSource) -> LoadedSource:
         if seconds > limit * 3600:
             break
         kept += 1
+    if kept == len(source.samples) and seconds < 0.99 * limit * 3600:  # a data-size study would mislabel its point
+        logger.warning("data: %s: hours: %g asked, only %.2f h there: all of it is used", source.config.label,
+                       limit, seconds / 3600)  # fmt: skip
     reader = source.reader.select(list(range(kept))) if source.reader is not None else None
     return LoadedSource(source.config, source.samples[:kept], reader)
 

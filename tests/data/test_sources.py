@@ -208,7 +208,7 @@ def test_unreadable_bytes_in_a_dataset_are_named_by_their_sample(tmp_path, tone)
     assert "hf#train[1]: not readable as audio" in detail and "BytesIO" not in detail and "<bytes>" not in detail
 
 
-def test_hours_keeps_nested_first_subsets_of_the_usable_audio(tmp_path, tone):
+def test_hours_keeps_nested_first_subsets_of_the_usable_audio(tmp_path, tone, caplog):
     tone("a.wav", 1.0)
     lines = [{"audio": "a.wav", "transcript": f"row {i}", "duration": d} for i, d in enumerate([900, 1800, 900, 50.0])]
     lines.insert(1, {"audio": "a.wav", "transcript": "too long", "duration": 5000})  # filtered out before counting
@@ -222,7 +222,9 @@ def test_hours_keeps_nested_first_subsets_of_the_usable_audio(tmp_path, tone):
     assert kept(0.25) == (["row 0"], 0.25)  # 900 s
     assert kept(0.5) == (["row 0"], 0.25)  # the next row (1800 s) would pass 0.5 h
     assert kept(1.0) == (["row 0", "row 1", "row 2"], 1.0)
-    assert kept(2.0)[0] == ["row 0", "row 1", "row 2", "row 3"]  # all of it
+    assert not [r for r in caplog.records if "asked" in r.message]
+    assert kept(2.0)[0] == ["row 0", "row 1", "row 2", "row 3"]  # all of it, and a warning that it is less
+    assert any("hours: 2 asked, only 1.01 h there" in r.message for r in caplog.records)
     assert kept(None) == kept(2.0)
     for small, large in [(0.25, 0.5), (0.5, 1.0), (1.0, 2.0)]:  # nested: each a prefix of the next
         assert kept(large)[0][: len(kept(small)[0])] == kept(small)[0]
