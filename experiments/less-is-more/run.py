@@ -132,8 +132,8 @@ def vectors_per_second(model: Path) -> float:
     return sum(r.audio_tokens for r in results) / sum(r.audio_seconds for r in results)
 
 
-def corpus_complete(hours: float) -> bool:
-    """The corpus holds `hours` of training speech and every held-out clip the scores read."""
+def corpus_complete(hours: float, sets: list[str]) -> bool:
+    """The corpus holds `hours` of training speech and every clip the scores `sets` read."""
     from soundwave.data.manifest import read_manifest
     from soundwave.errors import ManifestError
 
@@ -141,18 +141,18 @@ def corpus_complete(hours: float) -> bool:
         return False
     seconds = sum(json.loads(line).get("duration") or 0.0 for line in (ROOT / CORPUS).read_text().splitlines())
     try:  # a clip whose audio is missing is a skipped line
-        missing = any(read_manifest(ROOT / manifest).skipped for manifest, _ in EVALS.values())
+        missing = any(read_manifest(ROOT / EVALS[key][0]).skipped for key in sets)
     except ManifestError:  # none of a manifest's clips is there
         return False
     return seconds >= hours * 3600 and not missing
 
 
-def prepare(hours: float) -> None:
+def prepare(hours: float, sets: list[str]) -> None:
     """The offline base models and the whole corpus (built, or completed: planned jobs only append, so the
     training subsets already used stay the same)."""
     for name in ("whisper-tiny.en", "smollm2-135m-instruct"):
         subprocess.run([sys.executable, "-m", "soundwave", "models", "prepare", name], cwd=ROOT, check=True)
-    if not corpus_complete(hours):
+    if not corpus_complete(hours, sets):
         RUNS.mkdir(parents=True, exist_ok=True)
         with open(RUNS / "synth.log", "a") as log:
             subprocess.run(
@@ -191,7 +191,7 @@ def main() -> int:
     print(f"{len(grid)} runs, {len(grid) - len(todo)} done, {len(todo)} to do: {[run_name(*p) for p in todo]}")
     if args.dry_run:
         return 0
-    prepare(max(hours for _, hours, _ in todo))
+    prepare(max(hours for _, hours, _ in todo), sets)
     args.results.mkdir(parents=True, exist_ok=True)
     for design, hours, seed in todo:
         model, train_seconds, train_cpu_seconds = train(design, hours, seed, args.steps)
