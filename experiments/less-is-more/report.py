@@ -110,6 +110,9 @@ def main() -> int:
     plot(grouped, args.png)
     args.table.write_text(table(grouped))
     print(table(grouped))
+    runs = [run for runs in grouped.values() for run in runs]
+    cpu = sum(run.get("train_cpu_seconds", 0.0) for run in runs) / 3600
+    print(f"{len(runs)} runs: training {sum(run['train_seconds'] for run in runs) / 3600:.1f} h wall, {cpu:.1f} CPU h")
     if METRICS[0] in scored(grouped) and {d for d, _ in grouped} >= {"soundwave", "speechllm"}:
         best = min(mean_and_range(grouped[k], "heldout_wer")[0] for k in grouped if k[0] == "speechllm")
         needed = {d: hours_to_reach(grouped, d, best) for d in ("soundwave", "speechllm")}
