@@ -4,7 +4,7 @@
 
 The encoder reads only each clip's valid frames (`SpeechEncoder`), so both give the same vectors; SpeechLLM models
 now get the short features (`pads_to_window` is False). Prints the median encoder time of each, their ratio and the
-largest difference on the valid frames. Needs `soundwave models prepare whisper-tiny.en`.
+largest difference on the valid frames.
 """
 
 from __future__ import annotations
@@ -12,26 +12,24 @@ from __future__ import annotations
 import argparse
 import statistics
 import timeit
-from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import WhisperFeatureExtractor
 
+from soundwave.hub.prepare import resolve_model_path
 from soundwave.model.speech_encoder import load_speech_encoder
 from soundwave.processor import SpeechProcessor
-
-WHISPER = Path.home() / ".cache" / "soundwave" / "models" / "whisper-tiny.en"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--encoder", type=Path, default=WHISPER)
+    parser.add_argument("--encoder", default="whisper-tiny.en", help="a prepared model name or a local folder")
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=2.6, help="clip length (the synthetic corpus: ~2.6 s)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    encoder = load_speech_encoder(args.encoder).eval()
+    encoder = load_speech_encoder(resolve_model_path(args.encoder)).eval()
     rng = np.random.default_rng(0)
     waves = [rng.standard_normal(int(16000 * args.seconds)).astype(np.float32) * 0.1 for _ in range(args.clips)]
     timed = {}

@@ -191,7 +191,8 @@ def main() -> int:
     print(f"{len(grid)} runs, {len(grid) - len(todo)} done, {len(todo)} to do: {[run_name(*p) for p in todo]}")
     if args.dry_run:
         return 0
-    prepare(max(hours for _, hours, _ in todo), sets)
+    if todo:  # all done: straight to the report
+        prepare(max(hours for _, hours, _ in todo), sets)
     args.results.mkdir(parents=True, exist_ok=True)
     for design, hours, seed in todo:
         model, train_seconds, train_cpu_seconds = train(design, hours, seed, args.steps)
