@@ -103,7 +103,7 @@ def soundwave_losses(
 
 
 def answer_loss(
-    model: SoundwaveForCausalLM,
+    model: nn.Module,
     audio: AudioEncoding,
     input_ids: Tensor,
     attention_mask: Tensor,
@@ -113,7 +113,7 @@ def answer_loss(
     """`forward`'s `ce_loss` without its (B, L, V) logits: the LLM's output head runs only where a label is.
 
     Args:
-        model: the model.
+        model: a SoundwaveForCausalLM or a SpeechLLM (both `splice` audio into the prompt and hold the `llm`).
         audio: the batch's audio (`encode_audio` / `adapt_frames`).
         input_ids: (B, S) prompt + answer ids; attention_mask: (B, S); labels: (B, S), IGNORE_INDEX on the prompt.
         audios_per_row: (B,) audios per row (None: one each).
@@ -196,17 +196,10 @@ def spelling_loss(
 
 
 def speechllm_loss(model: nn.Module, batch: TrainBatch) -> Tensor:
-    """A SpeechLLM's next-token CE on the answer (its `forward`'s loss)."""
-    out = model(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask,
-        audios=batch.audios,
-        audio_lengths=batch.audio_lengths,
-        labels=batch.labels,
-        windows_per_item=batch.windows_per_item,
-        audios_per_row=batch.audios_per_row,
-    )
-    return out.loss
+    """A SpeechLLM's next-token CE on the answer: its `forward`'s loss, the output head only where a label is
+    (`answer_loss`), as Soundwave's stages compute theirs."""
+    audio = model.encode_audio(batch.audios, batch.audio_lengths, batch.windows_per_item)
+    return answer_loss(model, audio, batch.input_ids, batch.attention_mask, batch.labels, batch.audios_per_row)
 
 
 def weigh_losses(

@@ -219,3 +219,40 @@ def test_a_speechllm_trains_on_its_lm_loss(tiny_bases):
         ce = speechllm_loss(model, batch)
     assert float(total) == pytest.approx(float(ce)) and float(ce) > 0
     assert set(parts) == {"ce_loss", "loss"}
+
+
+def test_a_speechllms_training_loss_is_its_forwards_loss_without_the_logits(tiny_bases):
+    model, tokenizer, extractor = build_model(
+        str(tiny_bases["encoder"]), str(tiny_bases["llm"]), adapter="speechllm", projector_hidden_size=16
+    )
+    collator = TrainingCollator(processor_for(model, tokenizer, extractor))
+    rng = np.random.default_rng(2)
+    waves = [(rng.standard_normal(n) * 0.1).astype(np.float32) for n in (8000, 12000)]  # two lengths: padding
+    batch = collator(
+        [
+            Example(Sample("a", "a.wav", "Say it.", "hi there", "hi there", "asr"), waves[0]),
+            Example(Sample("b", "b.wav", "What is it?", "a cat", "", "qa"), waves[1]),
+        ]
+    )
+    model.eval()
+    projector = [p for name, p in model.named_parameters() if name.startswith("projector.")]
+    grads = []
+    for loss_of in (
+        lambda: (
+            model(
+                input_ids=batch.input_ids,
+                attention_mask=batch.attention_mask,
+                audios=batch.audios,
+                audio_lengths=batch.audio_lengths,
+                labels=batch.labels,
+            ).loss
+        ),
+        lambda: speechllm_loss(model, batch),
+    ):
+        model.zero_grad(set_to_none=True)
+        loss = loss_of()
+        loss.backward()
+        grads.append((float(loss.detach()), [p.grad.clone() for p in projector]))
+    (full, full_grads), (fast, fast_grads) = grads
+    assert fast == pytest.approx(full, rel=1e-5)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(full_grads, fast_grads, strict=True))
