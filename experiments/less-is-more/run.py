@@ -78,7 +78,7 @@ def cpu_seconds() -> float:
 
 def train(design: str, hours: float, seed: int, steps: int) -> tuple[Path, float, float]:
     """Run the design's stages (those not finished); the last stage's folder, the training wall time and its CPU
-    time (the fair one when other work shares the machine)."""
+    time (the fair one when other work shares the machine), summed over the stages."""
     folder, seconds, cpu, previous = RUNS / run_name(design, hours, seed), 0.0, 0.0, None
     folder.mkdir(parents=True, exist_ok=True)
     for stage, share in STAGES[design]:
@@ -97,8 +97,14 @@ def train(design: str, hours: float, seed: int, steps: int) -> tuple[Path, float
                 )  # fmt: skip
             timing.write_text(f"{time.time() - started:.1f}\n")
             cpu_timing.write_text(f"{cpu_seconds() - cpu_started:.1f}\n")
-        seconds += float(timing.read_text()) if timing.exists() else 0.0
-        cpu += float(cpu_timing.read_text()) if cpu_timing.exists() else 0.0
+        summary = json.loads((out / "summary.json").read_text())
+        if "train_seconds" in summary:  # the loop's own clock, carried across resumes (a run over several sittings)
+            counted = summary["steps"] - summary.get("train_clock_from_step", 0)  # all, unless resumed from an old
+            scale = summary["steps"] / counted  # checkpoint: then its steps' mean time stands for the uncounted ones
+            seconds, cpu = seconds + scale * summary["train_seconds"], cpu + scale * summary["train_cpu_seconds"]
+        else:  # trained before the trainer kept a clock: this process's time, as timed around it
+            seconds += float(timing.read_text()) if timing.exists() else 0.0
+            cpu += float(cpu_timing.read_text()) if cpu_timing.exists() else 0.0
         previous = out
     return previous, seconds, cpu
 

@@ -165,6 +165,26 @@ class EncoderCache:
         return frames.to(batch.audios.device), lengths.to(batch.audios.device)
 
 
+class TrainClock:
+    """The training loop's wall and CPU seconds (this process's), counted across resumes: a checkpoint stores them
+    and a resumed run continues from there, so work lost after the last checkpoint is not counted twice."""
+
+    def __init__(self, seconds: float = 0.0, cpu_seconds: float = 0.0, from_step: int = 0) -> None:
+        self.before, self.cpu_before = float(seconds), float(cpu_seconds)
+        self.from_step = from_step  # > 0: resumed from a checkpoint without a clock; the times count from that step
+        self.wall_started, self.cpu_started = time.perf_counter(), time.process_time()
+
+    def start(self) -> None:
+        """Count from now (the loop begins; loading the model and data is not training time)."""
+        self.wall_started, self.cpu_started = time.perf_counter(), time.process_time()
+
+    def read(self) -> dict[str, float]:
+        return {
+            "train_seconds": round(self.before + time.perf_counter() - self.wall_started, 2),
+            "train_cpu_seconds": round(self.cpu_before + time.process_time() - self.cpu_started, 2),
+        }
+
+
 # ---- the loop -------------------------------------------------------------------------------------------------
 def train(cfg: RunConfig, resume: bool = False) -> Path:
     """Train one stage. Returns the directory of the final model (compact format)."""
@@ -228,9 +248,13 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     core = accelerator.unwrap_model(objective).model
     params = [p for p in core.parameters() if p.requires_grad]
 
-    step = 0
+    step, clock = 0, TrainClock()
     if saved is not None:
         step = saved.state["step"]
+        if "train_seconds" in saved.state:
+            clock = TrainClock(saved.state["train_seconds"], saved.state["train_cpu_seconds"])
+        else:  # saved before checkpoints kept the clock: the time of the steps before it is unknown
+            clock = TrainClock(from_step=step)
         try:
             sampler.load_state_dict(saved.state["data"])
         except ValueError as err:  # another global batch size: the data would not continue where it stopped
@@ -253,6 +277,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
     window = {"loss": 0.0, "samples": 0, "tokens": 0, "micro": 0}
     finite, skipped = True, 0  # whether the losses of this optimizer step's micro-batches are all finite
     started = time.perf_counter()
+    clock.start()
     for batch in batches:
         if step >= steps:
             break
@@ -302,6 +327,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
                 lr=scheduler.get_last_lr()[0],
                 samples_per_s=window["samples"] * world / elapsed,
                 grad_norm=grad_norm,
+                **clock.read(),
             )
             metrics.log("train", step, row)
             bar.set_postfix(loss=f"{row['loss']:.3f}", lr=f"{row['lr']:.2e}", sps=f"{row['samples_per_s']:.1f}")
@@ -315,7 +341,7 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
             if accelerator.is_main_process:
                 # batches actually trained (the DataLoader's sampler runs ahead by its prefetch)
                 position = {"batches": step * tcfg.gradient_accumulation_steps, "batch_size": global_batch}
-                state = {"step": step, "data": position, "stage": tcfg.stage}
+                state = {"step": step, "data": position, "stage": tcfg.stage, **clock.read()}
                 save_checkpoint(run_dir, step, core, optimizer, scheduler, state, cfg, tcfg.save_total_limit)
         if stop_requested(run_dir, accelerator):
             log.info("found %s: stopping at step %d of %d and saving the model", run_dir / STOP_FILE, step, steps)
@@ -344,6 +370,8 @@ def train(cfg: RunConfig, resume: bool = False) -> Path:
                     "trainable_parameters": trainable,
                     "skipped": data.skips.total,  # samples left out while loading
                     "skipped_steps": skipped,  # optimizer steps dropped for a non-finite loss
+                    **clock.read(),  # the training loop's time, across resumes
+                    **({"train_clock_from_step": clock.from_step} if clock.from_step else {}),
                 },
                 indent=2,
             )

@@ -103,9 +103,15 @@ def test_resume_equals_uninterrupted(run_config, tmp_path, monkeypatch, augment)
         train(config("killed"))
     monkeypatch.setattr(trainer_module, "save_checkpoint", real_save)
     assert not (tmp_path / "killed" / "final").exists()
+    saved = json.loads((tmp_path / "killed" / "checkpoint-0000003" / "trainer_state.json").read_text())
+    assert saved["train_seconds"] > 0 and saved["train_cpu_seconds"] > 0
     train(config("killed"), resume=True)
     whole, resumed = rows(tmp_path / "whole"), rows(tmp_path / "killed")
     assert [r["step"] for r in resumed] == [1, 2, 3, 4, 5, 6]
+    clock = [r["train_seconds"] for r in resumed]  # counted on from the checkpoint, never restarted at 0
+    assert clock == sorted(clock) and clock[3] > saved["train_seconds"]
+    summary = json.loads((tmp_path / "killed" / "summary.json").read_text())
+    assert summary["train_seconds"] >= clock[-1] and summary["train_cpu_seconds"] > saved["train_cpu_seconds"]
     for a, b in zip(whole, resumed, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5), a["step"]
     final_whole = load_file(str(tmp_path / "whole" / "final" / "weights.safetensors"))
