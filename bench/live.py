@@ -159,8 +159,9 @@ def main() -> int:
     parser.add_argument("--step", type=float, help="the stream's step_seconds (default: the library's)")
     parser.add_argument("--window", type=float, help="its window_seconds")
     parser.add_argument("--context", type=float, help="its context_seconds")
+    parser.add_argument("--beam", type=int, help="its beam (1: the finals are the greedy words)")
     args = parser.parse_args()
-    names = {"step": "step_seconds", "window": "window_seconds", "context": "context_seconds"}
+    names = {"step": "step_seconds", "window": "window_seconds", "context": "context_seconds", "beam": "beam"}
     options = {names[k]: v for k, v in vars(args).items() if k in names and v is not None}
     pipe = Pipeline.from_pretrained(args.model)
     wave, used = recording(args.seconds)

@@ -98,19 +98,40 @@ def greedy_words(
     Returns:
         The words in order; a word whose text is only spaces or special tokens is left out.
     """
-    groups: list[list[tuple[int, int, int]]] = []
-    for token in emitted_tokens(best, blank_id):
-        if not groups or texts.starts_word(token[0], groups[-1][-1][0]):
-            groups.append([])
-        groups[-1].append(token)
     words = []
-    for group in groups:
+    for group in word_groups(emitted_tokens(best, blank_id), texts):
         ids = tuple(token for token, _, _ in group)
-        text = texts.text(ids)
-        if not text.strip():
+        text = spaced(texts.text(ids), after_a_word=bool(words))
+        if text is None:
             continue
-        if words and not text[0].isspace():  # a word the CTC began without its space
-            text = " " + text
         first, last = float(times[group[0][1]]), float(times[group[-1][2]]) + timing.frame_seconds
         words.append(HeardWord(ids, text, first, last, max(first - timing.lead, 0.0), last + timing.lag))
     return words
+
+
+def words_text(ids: tuple[int, ...], texts: TokenTexts) -> str:
+    """A token sequence (a beam search's) as words, spaced as `greedy_words` spaces them, no space at either end."""
+    out: list[str] = []
+    for group in word_groups([(token, i, i) for i, token in enumerate(ids)], texts):
+        text = spaced(texts.text(tuple(token for token, _, _ in group)), after_a_word=bool(out))
+        if text is not None:
+            out.append(text)
+    return "".join(out).strip()
+
+
+def word_groups(tokens: list[tuple[int, int, int]], texts: TokenTexts) -> list[list[tuple[int, int, int]]]:
+    """Emitted tokens (id, first frame, last frame) grouped into words: a token that starts a word starts a group."""
+    groups: list[list[tuple[int, int, int]]] = []
+    for token in tokens:
+        if not groups or texts.starts_word(token[0], groups[-1][-1][0]):
+            groups.append([])
+        groups[-1].append(token)
+    return groups
+
+
+def spaced(text: str, after_a_word: bool) -> str | None:
+    """A word's text with the space before it (put back where the CTC began it without one); None: only spaces or
+    special tokens (no word)."""
+    if not text.strip():
+        return None
+    return " " + text if after_a_word and not text[0].isspace() else text

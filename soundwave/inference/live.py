@@ -7,16 +7,19 @@
     stream.finish()                            # the last finals
     stream.ask("What was decided?").text       # the LLM, over the vectors kept of everything heard
 
-Captions come from the alignment adapter's token CTC alone (its greedy path as words, `greedy_words`); the LLM
-runs only for `ask`. How the stream is cut (docs/live.md):
+Captions come from the alignment adapter's token CTC alone (its greedy path as words, `greedy_words`; each final
+stretch read again by a prefix beam search, `prefix_beam_search`); the LLM runs only for `ask`. How the stream is
+cut (docs/live.md):
 
 - Every `step_seconds` of audio, on a fixed grid of the stream (so captions never depend on how the audio was cut
   into pieces), the window from its start to now is encoded (`Pipeline.encode`: Whisper, alignment adapter, CTC
   head, shrinking adapter).
 - Local agreement (whisper-streaming's LocalAgreement-2): the words from the settled frontier on that two
   successive windows agree on become final once complete (another word follows, or `settle_seconds` of audio
-  have); the rest is the partial. Words still unsettled `window - context - step` seconds after they began are
-  settled as the latest window heard them: the window has to move on.
+  have); the rest is the partial. A final's text is the likeliest token sequence over its words' frames (summed
+  over alignments, `beam` prefixes), which may differ from the greedy words it settled on. Words still unsettled
+  `window - context - step` seconds after they began are settled as the latest window heard them: the window has to
+  move on.
 - The window grows to `window_seconds`, then restarts `context_seconds` before the frontier; audio before it is
   dropped, so at most `window_seconds + step_seconds` of raw audio is ever held.
 - The shrunk vectors of each settled stretch are kept (those of the window that settled it), the oldest dropped
@@ -35,7 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from soundwave.alignment.greedy import HeardWord, TokenTexts, emitted_tokens, greedy_words
+from soundwave.alignment.beam import MAX_BEAM, FrameCandidates, prefix_beam_search
+from soundwave.alignment.greedy import HeardWord, TokenTexts, emitted_tokens, greedy_words, words_text
 from soundwave.alignment.timeline import FRAME_SAMPLES
 from soundwave.audio import SAMPLE_RATE, check_samples
 from soundwave.errors import AudioError, ConfigError, SoundwaveError
@@ -48,6 +52,7 @@ STEP_SECONDS = 0.6  # new audio between two encodes
 WINDOW_SECONDS = 5.0  # most audio encoded at once
 CONTEXT_SECONDS = 1.5  # audio before the frontier a restarted window keeps (the encoder's left context)
 SETTLE_SECONDS = 0.6  # audio after a stream's last word before it may be final (it could still grow)
+BEAM = 4  # prefixes kept (and tokens tried a frame) when a final stretch is read again; 1: the greedy words
 EVENT_TYPES = ("partial", "final")
 
 
@@ -87,6 +92,9 @@ class _Window:
     vector_times: np.ndarray  # (K,) seconds each vector's frame starts
     ids: np.ndarray  # (N,) emitted token ids
     id_times: np.ndarray  # (N,) seconds each starts
+    start: int  # the stream's sample at which frame 0 starts
+    candidates: FrameCandidates | None  # each frame's likeliest tokens, from frame `candidates_from` on (beam > 1)
+    candidates_from: int
 
 
 class LiveStream:
@@ -99,9 +107,11 @@ class LiveStream:
         context_seconds: audio before the frontier a restarted window keeps.
         settle_seconds: audio after the stream's last word before it may be final.
         max_vectors: most shrunk vectors kept for `ask` (None: the LLM's context length).
+        beam: prefixes kept when a final stretch is read again (1..MAX_BEAM; 1: the greedy words, as agreed on).
 
     Raises:
-        ConfigError: the seconds do not fit together (context + 2 steps <= window <= encoder window - step).
+        ConfigError: the seconds do not fit together (context + 2 steps <= window <= encoder window - step), or
+            the beam is out of range.
     """
 
     def __init__(
@@ -112,6 +122,7 @@ class LiveStream:
         context_seconds: float = CONTEXT_SECONDS,
         settle_seconds: float = SETTLE_SECONDS,
         max_vectors: int | None = None,
+        beam: int = BEAM,
     ) -> None:
         encoder_window = pipeline.processor.window / SAMPLE_RATE
         if not (step_seconds > 0 and context_seconds >= 0 and settle_seconds >= 0):
@@ -124,6 +135,9 @@ class LiveStream:
             )
         if max_vectors is not None and max_vectors < 1:
             raise ConfigError(f"listen: max_vectors must be >= 1, got {max_vectors}")
+        if not (isinstance(beam, int) and 1 <= beam <= MAX_BEAM):
+            raise ConfigError(f"listen: beam must be an integer within 1..{MAX_BEAM}, got {beam!r}")
+        self.beam = beam
         self.pipe = pipeline
         self.max_vectors = max_vectors or pipeline.context_length
         self.settle = settle_seconds
@@ -212,8 +226,9 @@ class LiveStream:
             settled += [w for w in current[len(settled) :] if w.first < overdue]  # a prefix: words are in order
         frontier = self._next_frontier(current, settled, before, end_time, final)
         self._keep(window, self._frontier, frontier)
+        text = self._final_text(window, settled, self._frontier, frontier) if settled else ""
         self._frontier, self._last, self._encoded_to = frontier, window, end
-        events = [Event("final", join(settled), settled[0].start, settled[-1].end)] if settled else []
+        events = [Event("final", text, settled[0].start, settled[-1].end)] if settled else []
         unsettled = [w for w in current[len(settled) :] if w.first >= frontier]
         return events + self._partial(unsettled)
 
@@ -238,6 +253,18 @@ class LiveStream:
             frontier = max(frontier, end_time - self.settle)
         return max(frontier, end_time - self._max_lag)
 
+    def _final_text(self, window: _Window, words: list[HeardWord], since: float, until: float) -> str:
+        """The settled words' text: the beam search's likeliest reading of the frames from the old frontier to the
+        new (a token the greedy path lost between two words is read too); the greedy words' text when beam is 1 or
+        the search hears nothing there."""
+        greedy = join(words)
+        if window.candidates is None:
+            return greedy
+        first, last = (round(t * SAMPLE_RATE - window.start) // FRAME_SAMPLES for t in (since, until))
+        frames = window.candidates.frames(first - window.candidates_from, last - window.candidates_from)
+        best, _ = prefix_beam_search(frames, self._blank, self.beam)[0]
+        return words_text(best, self._texts) or greedy
+
     def _restart_window(self) -> None:
         """Start the window `context` before the frontier, on the frame grid; drop the audio before it."""
         start = int(self._frontier * SAMPLE_RATE - self._context) // FRAME_SAMPLES * FRAME_SAMPLES
@@ -258,7 +285,12 @@ class LiveStream:
         ids = np.array([token for token, _, _ in tokens], dtype=np.int64)
         id_times = np.array([times[first] for _, first, _ in tokens], dtype=np.float64)
         words = greedy_words(best, times, self._blank, self._texts)
-        return _Window(words, vectors, times[kept], ids, id_times)
+        since = max(int(self._frontier * SAMPLE_RATE - self._start) // FRAME_SAMPLES, 0)  # frames a final may hold
+        candidates = None
+        if self.beam > 1:
+            logits = encoding.ctc_logits[0, since:frames]  # (T - since, V)
+            candidates = FrameCandidates.of(logits, self._blank, self.beam)
+        return _Window(words, vectors, times[kept], ids, id_times, self._start, candidates, since)
 
     def _keep(self, window: _Window, since: float, until: float) -> None:
         """Keep the window's vectors and tokens of [since, until); drop the oldest past `max_vectors`."""

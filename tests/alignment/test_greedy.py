@@ -3,7 +3,7 @@
 import numpy as np
 
 from soundwave.alignment.aligner import HeadTiming
-from soundwave.alignment.greedy import TokenTexts, emitted_tokens, greedy_words
+from soundwave.alignment.greedy import TokenTexts, emitted_tokens, greedy_words, words_text
 
 BLANK = 0
 PIECES = {1: " He", 2: " was", 3: "n't", 4: " here", 5: ".", 6: "He", 7: " he", 8: "Mc", 9: "Donald"}
@@ -42,3 +42,10 @@ def test_a_capital_after_a_lower_case_letter_or_punctuation_starts_a_word_with_i
 def test_a_capital_after_a_capital_stays_in_its_word():
     assert [w.text for w in words([8, 9])] == ["Mc", " Donald"]  # lower-case before: split (the rule's one cost)
     assert [w.text for w in words([6, 0, 1])] == ["He", " He"]
+
+
+def test_a_beam_searchs_tokens_are_spaced_as_the_greedy_words_are():
+    path = [7, 6, 0, 4, 5, 6, 2, 8, 9]
+    ids = tuple(token for token, _, _ in emitted_tokens(np.array(path), BLANK))
+    assert words_text(ids, TokenTexts(Pieces())) == "".join(w.text for w in words(path)).strip()
+    assert words_text((), TokenTexts(Pieces())) == ""

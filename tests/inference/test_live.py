@@ -62,7 +62,8 @@ def speech(clips) -> np.ndarray:
 def test_finals_add_up_to_the_offline_ctc_transcript(pipe, speech):
     # The 4.3 s clip fits one window, and no word has to be settled early (window - context - step = 5 s): a
     # random model's windows rarely agree, so with shorter settings words are settled as a partial window heard them.
-    stream = pipe.listen(step_seconds=1.0, window_seconds=8.0, context_seconds=2.0)
+    # beam=1: the finals' text is the greedy words they settled on (a random CTC's beam search reads otherwise).
+    stream = pipe.listen(step_seconds=1.0, window_seconds=8.0, context_seconds=2.0, beam=1)
     events = feed_all(stream, speech, [RATE // 5])  # 200 ms pieces
     text = " ".join(text for text, _, _ in finals(events))
     assert text.strip() and normalized(text) == normalized(offline_ctc_text(pipe, speech))
@@ -223,3 +224,38 @@ def test_a_model_without_token_ctc_cannot_listen():
 
     with pytest.raises(SoundwaveError, match="token CTC"):
         Pipeline.listen(NoCtc())
+
+
+def test_a_word_the_greedy_path_loses_is_read_into_its_final_caption(pipe, coded_ctc, monkeypatch):
+    """A word whose tokens the CTC spreads over their frames each a little below the blank (0.35 against 0.40):
+    the greedy captions lose it (beam=1), the beam search of the settled stretch reads it, the partials never show
+    it (they are the greedy words), and the final's times are those of the words it settled on. (The lost word lies
+    between two heard ones: a stretch where the greedy path hears no word at all is passed over as silence.)"""
+    model, vocab = pipe.model, pipe.model.config.vocab_size
+    soft = set(pipe.tokenizer(" six", add_special_tokens=False).input_ids)  # none of them in "one" or "eight"
+    coded = model.align
+
+    def align(frames, lengths):
+        aligned, logits, lengths = coded(frames, lengths)
+        token = (frames[..., 0] * 1000).round().long()  # (W, T) the coded token of each frame
+        spread = torch.full((vocab,), math.log(0.25 / (vocab - 2)))
+        for label in soft:
+            row = spread.clone()
+            row[model.blank_id], row[label] = math.log(0.40), math.log(0.35)
+            logits[token == label] = row
+        return aligned, logits, lengths
+
+    monkeypatch.setattr(model, "align", align)
+    wave = coded_audio(pipe.tokenizer, "one six eight", [1.0, 1.4, 1.8], seconds=4.0)
+    greedy = feed_all(pipe.listen(beam=1), wave, [RATE // 5])
+    assert normalized(" ".join(t for t, _, _ in finals(greedy))) == "one eight"
+    events = feed_all(pipe.listen(beam=4), wave, [RATE // 5])
+    assert normalized(" ".join(t for t, _, _ in finals(events))) == "one six eight"
+    assert not any("six" in e.text for e in events if e.type == "partial")
+    assert [(s, e) for _, s, e in finals(events)] == [(s, e) for _, s, e in finals(greedy)]
+
+
+@pytest.mark.parametrize("beam", [0, 65, 2.5])
+def test_a_beam_out_of_range_is_refused(pipe, beam):
+    with pytest.raises(ConfigError, match="beam"):
+        pipe.listen(beam=beam)
