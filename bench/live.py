@@ -160,10 +160,15 @@ def main() -> int:
     parser.add_argument("--window", type=float, help="its window_seconds")
     parser.add_argument("--context", type=float, help="its context_seconds")
     parser.add_argument("--beam", type=int, help="its beam (1: the finals are the greedy words)")
+    parser.add_argument(
+        "--full-ctc", action="store_true", help="project every frame of each window onto the vocabulary, settled or not"
+    )
     args = parser.parse_args()
     names = {"step": "step_seconds", "window": "window_seconds", "context": "context_seconds", "beam": "beam"}
     options = {names[k]: v for k, v in vars(args).items() if k in names and v is not None}
     pipe = Pipeline.from_pretrained(args.model)
+    if args.full_ctc:
+        pipe.model.skip_ctc_before = lambda frame: 0
     wave, used = recording(args.seconds)
     pipe.listen().feed(wave[: 2 * SAMPLE_RATE])  # warm-up: the first encode allocates
     ran = stream(pipe, wave, options)
@@ -180,7 +185,7 @@ def main() -> int:
         "compute_s": round(ran["compute_s"], 2),
         "real_time_factor": round(ran["compute_s"] / audio_s, 3),
         **timing,
-        "options": options,
+        "options": options | ({"full_ctc": True} if args.full_ctc else {}),
         "wer_streamed_vs_offline_greedy": score(greedy, streamed),
         "wer_streamed_vs_offline_ctc": score(ctc, streamed),
         "wer_vs_reference_streamed_offline_ctc_offline_greedy": [score(reference, t) for t in (streamed, ctc, greedy)],

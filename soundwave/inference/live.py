@@ -13,7 +13,7 @@ cut (docs/live.md):
 
 - Every `step_seconds` of audio, on a fixed grid of the stream (so captions never depend on how the audio was cut
   into pieces), the window from its start to now is encoded (`Pipeline.encode`: Whisper, alignment adapter, CTC
-  head, shrinking adapter).
+  head, shrinking adapter); the CTC head's projection onto the vocabulary skips the settled frames (paper mode).
 - Local agreement (whisper-streaming's LocalAgreement-2): the words from the settled frontier on that two
   successive windows agree on become final once complete (another word follows, or `settle_seconds` of audio
   have); the rest is the partial. A final's text is the likeliest token sequence over its words' frames (summed
@@ -40,7 +40,7 @@ import torch
 
 from soundwave.alignment.beam import MAX_BEAM, FrameCandidates, prefix_beam_search
 from soundwave.alignment.greedy import HeardWord, TokenTexts, emitted_tokens, greedy_words, words_text
-from soundwave.alignment.timeline import FRAME_SAMPLES
+from soundwave.alignment.timeline import FRAME_SAMPLES, FRAME_SECONDS
 from soundwave.audio import SAMPLE_RATE, check_samples
 from soundwave.errors import AudioError, ConfigError, SoundwaveError
 from soundwave.inference.encoded import EncodedAudio
@@ -53,6 +53,7 @@ WINDOW_SECONDS = 5.0  # most audio encoded at once
 CONTEXT_SECONDS = 1.5  # audio before the frontier a restarted window keeps (the encoder's left context)
 SETTLE_SECONDS = 0.6  # audio after a stream's last word before it may be final (it could still grow)
 BEAM = 4  # prefixes kept (and tokens tried a frame) when a final stretch is read again; 1: the greedy words
+SETTLED_CTC_SECONDS = 0.5  # settled audio before the frontier whose CTC logits a window still computes
 EVENT_TYPES = ("partial", "final")
 
 
@@ -275,17 +276,20 @@ class LiveStream:
     def _encode(self, end: int) -> _Window:
         """Encode the window's audio up to sample `end`: words, kept vectors and tokens, in stream time."""
         wave = self._audio[: end - self._start]
-        encoding = self.pipe.encode(wave)
+        since = max(int(self._frontier * SAMPLE_RATE - self._start) // FRAME_SAMPLES, 0)  # frames a final may hold
+        # Words are read from `cut`, a margin before the frontier, on (a word straddling the frontier stays whole);
+        # the settled frames before it need no CTC logits (where the model allows it: `skip_ctc_before`).
+        cut = max(since - round(SETTLED_CTC_SECONDS / FRAME_SECONDS), 0)
+        encoding = self.pipe.encode(wave, ctc_from=cut)
         frames = min(int(encoding.ctc_lengths[0]), math.ceil(wave.shape[0] / FRAME_SAMPLES))  # past the audio: none
-        best = encoding.tokens[0, :frames].cpu().numpy()  # (T,) CTC argmax
         times = (self._start + np.arange(frames) * FRAME_SAMPLES) / SAMPLE_RATE  # (T,) seconds each frame starts
         kept = np.flatnonzero(encoding.keep[0, :frames].cpu().numpy())  # frames of the vectors, in order
         vectors = encoding.embeds[0, : len(kept)].clone()  # (K, D); a copy, not a view of the whole window
+        best = encoding.tokens[0, cut:frames].cpu().numpy()  # (T - cut,) CTC argmax
         tokens = emitted_tokens(best, self._blank)
         ids = np.array([token for token, _, _ in tokens], dtype=np.int64)
-        id_times = np.array([times[first] for _, first, _ in tokens], dtype=np.float64)
-        words = greedy_words(best, times, self._blank, self._texts)
-        since = max(int(self._frontier * SAMPLE_RATE - self._start) // FRAME_SAMPLES, 0)  # frames a final may hold
+        id_times = np.array([times[cut + first] for _, first, _ in tokens], dtype=np.float64)
+        words = greedy_words(best, times[cut:], self._blank, self._texts)
         candidates = None
         if self.beam > 1:
             logits = encoding.ctc_logits[0, since:frames]  # (T - since, V)

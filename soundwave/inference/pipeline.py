@@ -168,14 +168,15 @@ class Pipeline:
             return item.audio
         return load_audio(item.audio, sampling_rate=item.sampling_rate or SAMPLE_RATE)
 
-    def encode(self, waveform: np.ndarray):
+    def encode(self, waveform: np.ndarray, ctc_from: int = 0):
         """The model's encoding of 16 kHz audio (`encode_audio`: per-window CTC, shrunk vectors joined), computed
-        under the model's lock, so it can run beside generation from other threads (a live stream's windows)."""
+        under the model's lock, so it can run beside generation from other threads (a live stream's windows).
+        `ctc_from`: CTC frames before it need no logits (where the model allows, `skip_ctc_before`)."""
         batch = self.processor.audio_batch([waveform])
         device = self.model.device
         with self._lock, torch.inference_mode():
             return self.model.encode_audio(
-                batch.audios.to(device), batch.audio_lengths.to(device), batch.windows_per_item.to(device)
+                batch.audios.to(device), batch.audio_lengths.to(device), batch.windows_per_item.to(device), ctc_from
             )
 
     def listen(self, **options):

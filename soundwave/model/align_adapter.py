@@ -90,18 +90,22 @@ class AlignAdapter(nn.Module):
                     nn.init.zeros_(linear.weight)
                     nn.init.zeros_(linear.bias)
 
-    def forward(self, frames: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """frames (B, T, D_a), frame_lengths (B,) -> aligned (B, T/2, D), CTC logits (B, T/2, V), lengths (B,)."""
+    def forward(self, frames: Tensor, frame_lengths: Tensor, ctc_from: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+        """frames (B, T, D_a), frame_lengths (B,) -> aligned (B, T/2, D), CTC logits (B, T/2, V; 0 before frame
+        `ctc_from`), lengths (B,)."""
         aligned, lengths = self.embed(frames, frame_lengths)
-        return aligned, self.ctc_logits(aligned, lengths), lengths
+        return aligned, self.ctc_logits(aligned, lengths, first=ctc_from), lengths
 
-    def ctc_logits(self, aligned: Tensor, lengths: Tensor) -> Tensor:
-        """The CTC head at each row's valid frames only, 0 past them: aligned (B, T', D) -> (B, T', V).
+    def ctc_logits(self, aligned: Tensor, lengths: Tensor, first: int = 0) -> Tensor:
+        """The CTC head at each row's valid frames from frame `first` on only, 0 elsewhere: aligned (B, T', D) ->
+        (B, T', V).
 
         The head is a projection onto the whole vocabulary (49k-128k ids), the costliest part of the adapter; in a
-        batch of clips of different lengths the padding frames would cost as much as speech.
+        batch of clips of different lengths the padding frames would cost as much as speech, and a live stream
+        needs no logits for the frames it already settled (`first`).
         """
-        valid = torch.arange(aligned.shape[1], device=aligned.device)[None, :] < lengths[:, None]  # (B, T')
+        frame = torch.arange(aligned.shape[1], device=aligned.device)[None, :]  # (1, T')
+        valid = (frame < lengths[:, None]) & (frame >= first)  # (B, T')
         if bool(valid.all()):
             return self.ctc_head(aligned)
         logits = aligned.new_zeros(*aligned.shape[:2], self.ctc_head.out_features)  # (B, T', V)

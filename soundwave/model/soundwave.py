@@ -176,7 +176,11 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
 
     # ---- the figure -------------------------------------------------------------------------------------------
     def encode_audio(
-        self, mel: Tensor, mel_lengths: Tensor | None = None, windows_per_item: Tensor | None = None
+        self,
+        mel: Tensor,
+        mel_lengths: Tensor | None = None,
+        windows_per_item: Tensor | None = None,
+        ctc_from: int = 0,
     ) -> AudioEncoding:
         """log-mel windows (W, n_mels, F) -> shrunk audio embeds per item (B, K, D).
 
@@ -185,11 +189,12 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
             mel_lengths: (W,) valid mel frames per window (None: all F). The release ignores it and encodes the
                 whole 30 s window; the paper encodes only the valid frames.
             windows_per_item: (B,) windows per item for audio longer than one window (None: one each).
+            ctc_from: CTC frames before it are not projected onto the vocabulary (`skip_ctc_before`).
         """
         if mel is None or mel.shape[0] == 0:
             return self.empty_audio_encoding()
         frames, frame_lengths = self.encode_frames(mel, mel_lengths)  # (W, T, D_a)
-        return self.adapt_frames(frames, frame_lengths, windows_per_item)
+        return self.adapt_frames(frames, frame_lengths, windows_per_item, ctc_from)
 
     def encode_frames(self, mel: Tensor, mel_lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Whisper encoder: (W, n_mels, F) -> frames (W, T, D_a) and frame_lengths (W,). Frozen in every stage, so
@@ -204,19 +209,23 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
             frames = self.audio_encoder.encode_window(mel)  # (W, 1500, D_a)
         return frames, torch.full((mel.shape[0],), frames.shape[1], device=mel.device, dtype=torch.long)
 
-    def align(self, frames: Tensor, frame_lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Alignment adapter: frames -> aligned (W, T', D), CTC logits (W, T', V), lengths (W,). Stage 1 stops here."""
-        return self.align_adapter(frames.to(self.dtype), frame_lengths)
+    def align(self, frames: Tensor, frame_lengths: Tensor, ctc_from: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+        """Alignment adapter: frames -> aligned (W, T', D), CTC logits (W, T', V; 0 before frame `ctc_from`),
+        lengths (W,). Stage 1 stops here."""
+        return self.align_adapter(frames.to(self.dtype), frame_lengths, ctc_from)
 
     def adapt_frames(
-        self, frames: Tensor, frame_lengths: Tensor, windows_per_item: Tensor | None = None
+        self, frames: Tensor, frame_lengths: Tensor, windows_per_item: Tensor | None = None, ctc_from: int = 0
     ) -> AudioEncoding:
         """Alignment adapter + CTC head -> CTC peaks -> shrinking adapter's look-back; windows of one item joined.
 
-        Training with cached encoder frames starts here (`soundwave.training.losses`).
+        Training with cached encoder frames starts here (`soundwave.training.losses`). `ctc_from`: see
+        `skip_ctc_before`.
         """
-        aligned, ctc_logits, ctc_lengths = self.align(frames, frame_lengths)  # (W, T', D), (W, T', V)
+        ctc_from = self.skip_ctc_before(ctc_from)
+        aligned, ctc_logits, ctc_lengths = self.align(frames, frame_lengths, ctc_from)  # (W, T', D), (W, T', V)
         tokens = ctc_logits.argmax(dim=-1)  # (W, T') the CTC label of each frame
+        tokens[:, :ctc_from] = self.blank_id  # frames not projected: blank, so nothing is kept there
         embeds, lengths, keep = self.shrink_adapter(  # (W, K, D): one vector per CTC peak, after the look-back
             aligned,
             tokens,
@@ -228,6 +237,13 @@ class SoundwaveForCausalLM(AudioGenerationMixin, PreTrainedModel, GenerationMixi
         if windows_per_item is not None:
             embeds, lengths = join_windows(embeds, lengths, windows_per_item)
         return AudioEncoding(embeds, lengths, ctc_logits, ctc_lengths, tokens, keep, aligned, frames, frame_lengths)
+
+    def skip_ctc_before(self, frame: int) -> int:
+        """The CTC frames a caller may leave unprojected (a live stream's settled frames): `frame` with the paper's
+        shrinking adapter, whose kept vectors look back at every frame whatever was kept before them, so the frames
+        from `frame` on get the same tokens, keep mask and vectors as with the whole head; 0 with the release's,
+        whose look-back reads only the kept frames. Frames before it read as blank (nothing kept), logits 0."""
+        return max(int(frame), 0) if self.shrink_adapter.paper else 0
 
     def empty_audio_encoding(self) -> AudioEncoding:
         """No audio at all in the batch (text-only rows)."""

@@ -20,6 +20,7 @@ from soundwave.inference.live import STEP_SECONDS, WINDOW_SECONDS, LiveStream
 from soundwave.inference.pipeline import Pipeline
 from soundwave.model.speculative import collapse_ctc
 from soundwave.prompts import Turn
+from tests.inference.conftest import REFERENCE
 from tests.inference.test_timestamps import coded_audio
 
 RATE = 16_000
@@ -235,8 +236,8 @@ def test_a_word_the_greedy_path_loses_is_read_into_its_final_caption(pipe, coded
     soft = set(pipe.tokenizer(" six", add_special_tokens=False).input_ids)  # none of them in "one" or "eight"
     coded = model.align
 
-    def align(frames, lengths):
-        aligned, logits, lengths = coded(frames, lengths)
+    def align(frames, lengths, ctc_from=0):
+        aligned, logits, lengths = coded(frames, lengths, ctc_from)
         token = (frames[..., 0] * 1000).round().long()  # (W, T) the coded token of each frame
         spread = torch.full((vocab,), math.log(0.25 / (vocab - 2)))
         for label in soft:
@@ -259,3 +260,41 @@ def test_a_word_the_greedy_path_loses_is_read_into_its_final_caption(pipe, coded
 def test_a_beam_out_of_range_is_refused(pipe, beam):
     with pytest.raises(ConfigError, match="beam"):
         pipe.listen(beam=beam)
+
+
+@pytest.fixture(scope="module")
+def paper_pipe():
+    """The reference checkpoint with the paper's shrinking adapter (blank runs dropped, each kept vector looking back
+    at every frame), so a stream may leave the settled frames' CTC unprojected."""
+    pipe = Pipeline.from_pretrained(str(REFERENCE / "checkpoint"))
+    pipe.model.shrink_adapter.paper = True
+    return pipe
+
+
+def test_frames_before_ctc_from_skip_the_head_and_change_nothing_after_them(paper_pipe, pipe, speech):
+    whole, cut = paper_pipe.encode(speech), paper_pipe.encode(speech, ctc_from=40)
+    frames, blank = int(whole.ctc_lengths[0]), paper_pipe.model.blank_id
+    torch.testing.assert_close(cut.ctc_logits[0, 40:frames], whole.ctc_logits[0, 40:frames])
+    assert not cut.ctc_logits[0, :40].any()  # never projected
+    assert torch.equal(cut.tokens[0, 40:frames], whole.tokens[0, 40:frames]) and (cut.tokens[0, :40] == blank).all()
+    assert torch.equal(cut.keep[0, 40:], whole.keep[0, 40:]) and not cut.keep[0, :40].any()
+    kept, all_kept = int(cut.lengths[0]), int(whole.lengths[0])
+    assert 0 < kept < all_kept
+    torch.testing.assert_close(cut.embeds[0, :kept], whole.embeds[0, all_kept - kept : all_kept])
+    # released mode: the look-back reads only the kept frames, so every frame is projected whatever is asked
+    assert torch.equal(pipe.encode(speech, ctc_from=40).tokens, pipe.encode(speech).tokens)
+
+
+def test_a_stream_that_skips_the_settled_frames_captions_as_one_that_does_not(paper_pipe, speech, clips, monkeypatch):
+    wave = np.concatenate([speech, sf.read(clips[1], dtype="float32")[0]])  # 7.3 s: the window restarts
+    asked, encode = [], paper_pipe.encode
+
+    def spied(samples, ctc_from=0):
+        asked.append(ctc_from)
+        return encode(samples, ctc_from=ctc_from)
+
+    monkeypatch.setattr(paper_pipe, "encode", spied)
+    skipping = feed_all(paper_pipe.listen(), wave, [RATE // 5])
+    assert max(asked) > 0  # settled frames were skipped
+    monkeypatch.setattr(paper_pipe.model, "skip_ctc_before", lambda frame: 0)
+    assert feed_all(paper_pipe.listen(), wave, [RATE // 5]) == skipping
