@@ -10,10 +10,11 @@ Variants W[:C[:B[:beam[:top_k[:S]]]]] (-1: the greedy captions; 0: the beam sear
 of bench/live.py's LibriVox stream (offline greedy transcription 30.8 %), 2-core CPU shared with a training: greedy
 captions 36.6 %; beam search alone 35.5 % for beam/top-k 4/4, 8/8 and 16/8 (rescoring 1.4-2.6 s of compute over
 the 63 s); with the text LM (W 0.3, 8 words of context) 39.0 % and 150x the compute. The beam search alone entered
-the library (`soundwave.alignment.beam`, `LiveStream(beam=4)`); the text LM was dropped. (The experiment ran with the
-beam search written here; it now calls the library's, the same algorithm.) The spelling CTC as a second scorer of the
-n-best (6th field S: + S x its log-likelihood of each text over the stretch, `spelling_log_likelihood`; beam and
-top-k 8): S 0.3 36.1 %, worse than the beam alone (35.5 %), also dropped.
+the library as an option (`soundwave.alignment.beam`, `LiveStream(beam=4)`; off by default, docs/live.md); the text
+LM was dropped. (The experiment ran with the beam search written here; it now calls the library's, the same
+algorithm.) The spelling CTC as a second scorer of the n-best (6th field S: + S x its log-likelihood of each text
+over the stretch, `spelling_log_likelihood`; beam and top-k 8): S 0.3 36.1 %, worse than the beam alone (35.5 %),
+also dropped.
 """
 
 from __future__ import annotations

@@ -7,17 +7,17 @@
     stream.finish()                            # the last finals
     stream.ask("What was decided?").text       # the LLM, over the vectors kept of everything heard
 
-Captions come from the alignment adapter's token CTC alone (its greedy path as words, `greedy_words`; each final
-stretch read again by a prefix beam search, `prefix_beam_search`); the LLM runs only for `ask`. How the stream is
-cut (docs/live.md):
+Captions come from the alignment adapter's token CTC alone (its greedy path as words, `greedy_words`; with
+`beam` > 1 each final stretch read again by a prefix beam search, `prefix_beam_search`); the LLM runs only for
+`ask`. How the stream is cut (docs/live.md):
 
 - Every `step_seconds` of audio, on a fixed grid of the stream (so captions never depend on how the audio was cut
   into pieces), the window from its start to now is encoded (`Pipeline.encode`: Whisper, alignment adapter, CTC
   head, shrinking adapter); the CTC head's projection onto the vocabulary skips the settled frames (paper mode).
 - Local agreement (whisper-streaming's LocalAgreement-2): the words from the settled frontier on that two
   successive windows agree on become final once complete (another word follows, or `settle_seconds` of audio
-  have); the rest is the partial. A final's text is the likeliest token sequence over its words' frames (summed
-  over alignments, `beam` prefixes), which may differ from the greedy words it settled on. Words still unsettled
+  have); the rest is the partial. With `beam` > 1 a final's text is the likeliest token sequence over its
+  stretch's frames (summed over alignments), which may differ from the greedy words it settled on. Words still unsettled
   `window - context - step` seconds after they began are settled as the latest window heard them: the window has to
   move on.
 - The window grows to `window_seconds`, then restarts `context_seconds` before the frontier; audio before it is
@@ -52,7 +52,7 @@ STEP_SECONDS = 0.6  # new audio between two encodes
 WINDOW_SECONDS = 5.0  # most audio encoded at once
 CONTEXT_SECONDS = 1.5  # audio before the frontier a restarted window keeps (the encoder's left context)
 SETTLE_SECONDS = 0.6  # audio after a stream's last word before it may be final (it could still grow)
-BEAM = 4  # prefixes kept (and tokens tried a frame) when a final stretch is read again; 1: the greedy words
+BEAM = 1  # prefixes kept (and tokens tried a frame) when a final stretch is read again; 1: the greedy words
 SETTLED_CTC_SECONDS = 0.5  # settled audio before the frontier whose CTC logits a window still computes
 EVENT_TYPES = ("partial", "final")
 
