@@ -171,7 +171,8 @@ class Pipeline:
     def encode(self, waveform: np.ndarray, ctc_from: int = 0):
         """The model's encoding of 16 kHz audio (`encode_audio`: per-window CTC, shrunk vectors joined), computed
         under the model's lock, so it can run beside generation from other threads (a live stream's windows).
-        `ctc_from`: CTC frames before it need no logits (where the model allows, `skip_ctc_before`)."""
+        `ctc_from`: the CTC frames before it, in each encoder window, need no logits (where the model allows,
+        `skip_ctc_before`); a live stream's windows are one encoder window each."""
         batch = self.processor.audio_batch([waveform])
         device = self.model.device
         with self._lock, torch.inference_mode():
