@@ -29,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 import variants  # noqa: E402  (loads bench/live.py as variants.bench)
+from repair import SPELL_SAMPLES, encode, remember_encodings  # noqa: E402  (the window's encoding kept with it)
 
 import soundwave.inference.live as live  # noqa: E402
 from soundwave.alignment.beam import FrameCandidates, prefix_beam_search  # noqa: E402
@@ -36,17 +37,9 @@ from soundwave.alignment.greedy import words_text  # noqa: E402
 from soundwave.decoding.word_repair import TextLM, spelling_log_likelihood  # noqa: E402
 from soundwave.inference.pipeline import Pipeline  # noqa: E402
 
-PLAIN_ENCODE, PLAIN_ADVANCE = live.LiveStream._encode, live.LiveStream._advance
+PLAIN_ADVANCE = live.LiveStream._advance
 STATE: dict = {"weight": -1.0, "context": 0, "bonus": 0.0, "beam": 8, "top_k": 8, "spell": 0.0}
 STATE.update(history=[], seconds=0.0)
-SPELL_SAMPLES = 320  # one spelling-CTC frame (an encoder frame, 20 ms)
-
-
-def encode(self, end):
-    window = PLAIN_ENCODE(self, end)
-    object.__setattr__(window, "encoding", STATE["encoding"])
-    object.__setattr__(window, "start", self._start)
-    return window
 
 
 def advance(self, end, final=False):
@@ -102,13 +95,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     pipe = Pipeline.from_pretrained("soundwave-mini")
-    plain_encode = pipe.encode
-
-    def remembering_encode(wave):
-        STATE["encoding"] = plain_encode(wave)
-        return STATE["encoding"]
-
-    pipe.encode = remembering_encode
+    remember_encodings(pipe)
     live.LiveStream._encode, live.LiveStream._advance = encode, advance
     STATE["lm"] = TextLM(pipe.model.llm, pipe.tokenizer)
     bench = variants.bench

@@ -33,11 +33,21 @@ PLAIN_ENCODE, PLAIN_ADVANCE = live.LiveStream._encode, live.LiveStream._advance
 STATE: dict = {"weight": -1.0, "context": 0, "history": []}
 
 
+def remember_encodings(pipe) -> None:
+    """Keep the encoding of each window the stream asks `pipe` for in STATE (for `encode`)."""
+    plain = pipe.encode
+
+    def remembering(wave, **options):
+        STATE["encoding"] = plain(wave, **options)
+        return STATE["encoding"]
+
+    pipe.encode = remembering
+
+
 def encode(self, end):
-    """The library's window, plus the encoding it came from and where it starts (for the spelling CTC)."""
+    """The library's window, plus the encoding it came from (for the spelling CTC; needs `remember_encodings`)."""
     window = PLAIN_ENCODE(self, end)
     object.__setattr__(window, "encoding", STATE["encoding"])
-    object.__setattr__(window, "start", self._start)
     return window
 
 
@@ -81,13 +91,7 @@ def main() -> None:
     parser.add_argument("variants", nargs="+", help="W[:C]: LM weight (-1: no repair, 0: spelling CTC only), context")
     args = parser.parse_args()
     pipe = Pipeline.from_pretrained("soundwave-mini")
-    plain_encode = pipe.encode
-
-    def remembering_encode(wave):
-        STATE["encoding"] = plain_encode(wave)
-        return STATE["encoding"]
-
-    pipe.encode = remembering_encode
+    remember_encodings(pipe)
     live.LiveStream._encode, live.LiveStream._advance = encode, advance
     STATE.update(lexicon=Lexicon.from_file(), lm=cached(TextLM(pipe.model.llm, pipe.tokenizer)))
     bench = variants.bench
