@@ -78,7 +78,8 @@ def averaging_encode(log_space: bool, edge: float):
         ids = np.array([token for token, _, _ in tokens], dtype=np.int64)
         id_times = np.array([times[f] for _, f, _ in tokens], dtype=np.float64)
         words = live.greedy_words(best, times, self._blank, self._texts)
-        return live._Window(words, encoding.embeds[0, : len(kept)].clone(), times[kept], ids, id_times)
+        vectors = encoding.embeds[0, : len(kept)].clone()
+        return live._Window(words, vectors, times[kept], ids, id_times, self._start, None, 0)  # greedy finals
 
     return _encode
 
